@@ -1,0 +1,1 @@
+"""Migration scripts, applied in order by :mod:`dashtam_cli.infrastructure.db.migrate`."""

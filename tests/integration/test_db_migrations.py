@@ -1,0 +1,81 @@
+"""Migrations: upgrade an empty database to head, idempotently, matching the Core metadata."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlalchemy.engine import Connection
+
+from dashtam_cli.infrastructure.db import migrate
+from dashtam_cli.infrastructure.db.engine import create_engine
+from dashtam_cli.infrastructure.db.schema import metadata
+
+pytestmark = pytest.mark.db
+
+TABLES = {
+    "provider_connections",
+    "accounts",
+    "holdings",
+    "transactions",
+    "balance_snapshots",
+    "sync_runs",
+    "stored_secrets",
+    "audit_log",
+}
+
+
+def _table_names(connection: Connection) -> set[str]:
+    return set(inspect(connection).get_table_names())
+
+
+def _schema_differences(connection: Connection) -> list[Any]:
+    context = MigrationContext.configure(connection, opts={"compare_type": False})
+    return list(compare_metadata(context, metadata))
+
+
+def test_head_revision_is_known_without_a_database() -> None:
+    assert migrate.head_revision() == "0001"
+
+
+async def test_upgrade_an_empty_database_to_head_idempotently(empty_db_url: str) -> None:
+    engine = create_engine(empty_db_url)
+    try:
+        assert await migrate.current_revision(engine) is None
+        assert await migrate.needs_upgrade(engine) is True
+
+        assert await migrate.upgrade(engine) == migrate.head_revision()
+        assert await migrate.current_revision(engine) == migrate.head_revision()
+        assert await migrate.needs_upgrade(engine) is False
+        assert await migrate.upgrade(engine) == migrate.head_revision()  # again: a no-op
+
+        async with engine.connect() as connection:
+            names = await connection.run_sync(_table_names)
+            differences = await connection.run_sync(_schema_differences)
+        assert names >= TABLES
+        assert differences == []
+    finally:
+        await engine.dispose()
+
+
+async def test_upgrade_and_revision_accept_a_url(empty_db_url: str) -> None:
+    assert await migrate.current_revision(empty_db_url) is None
+    assert await migrate.upgrade(empty_db_url) == "0001"
+    assert await migrate.current_revision(empty_db_url) == "0001"
+
+
+async def test_downgrade_to_base_removes_everything_and_upgrade_restores_it(
+    empty_db_url: str,
+) -> None:
+    engine = create_engine(empty_db_url)
+    try:
+        await migrate.upgrade(engine)
+        assert await migrate.downgrade(engine) is None
+        async with engine.connect() as connection:
+            assert not TABLES & await connection.run_sync(_table_names)
+        assert await migrate.upgrade(engine) == "0001"
+    finally:
+        await engine.dispose()
