@@ -98,231 +98,198 @@ class Failed(DomainEvent):
     error_message: str = ""
 
 
-@dataclass(frozen=True, kw_only=True)
 class ProviderConnectionAttempted(Attempted):
     """Provider connection is about to run."""
 
     workflow: ClassVar[Workflow] = Workflow.PROVIDER_CONNECTION
 
 
-@dataclass(frozen=True, kw_only=True)
 class ProviderConnectionSucceeded(Succeeded):
     """Provider connection finished."""
 
     workflow: ClassVar[Workflow] = Workflow.PROVIDER_CONNECTION
 
 
-@dataclass(frozen=True, kw_only=True)
 class ProviderConnectionFailed(Failed):
     """Provider connection failed."""
 
     workflow: ClassVar[Workflow] = Workflow.PROVIDER_CONNECTION
 
 
-@dataclass(frozen=True, kw_only=True)
 class ProviderDisconnectionAttempted(Attempted):
     """Provider disconnection is about to run."""
 
     workflow: ClassVar[Workflow] = Workflow.PROVIDER_DISCONNECTION
 
 
-@dataclass(frozen=True, kw_only=True)
 class ProviderDisconnectionSucceeded(Succeeded):
     """Provider disconnection finished."""
 
     workflow: ClassVar[Workflow] = Workflow.PROVIDER_DISCONNECTION
 
 
-@dataclass(frozen=True, kw_only=True)
 class ProviderDisconnectionFailed(Failed):
     """Provider disconnection failed."""
 
     workflow: ClassVar[Workflow] = Workflow.PROVIDER_DISCONNECTION
 
 
-@dataclass(frozen=True, kw_only=True)
 class ProviderTokenRefreshAttempted(Attempted):
     """Provider token refresh is about to run."""
 
     workflow: ClassVar[Workflow] = Workflow.PROVIDER_TOKEN_REFRESH
 
 
-@dataclass(frozen=True, kw_only=True)
 class ProviderTokenRefreshSucceeded(Succeeded):
     """Provider token refresh finished."""
 
     workflow: ClassVar[Workflow] = Workflow.PROVIDER_TOKEN_REFRESH
 
 
-@dataclass(frozen=True, kw_only=True)
 class ProviderTokenRefreshFailed(Failed):
     """Provider token refresh failed."""
 
     workflow: ClassVar[Workflow] = Workflow.PROVIDER_TOKEN_REFRESH
 
 
-@dataclass(frozen=True, kw_only=True)
 class SyncAttempted(Attempted):
     """Sync is about to run."""
 
     workflow: ClassVar[Workflow] = Workflow.SYNC
 
 
-@dataclass(frozen=True, kw_only=True)
 class SyncSucceeded(Succeeded):
     """Sync finished."""
 
     workflow: ClassVar[Workflow] = Workflow.SYNC
 
 
-@dataclass(frozen=True, kw_only=True)
 class SyncFailed(Failed):
     """Sync failed."""
 
     workflow: ClassVar[Workflow] = Workflow.SYNC
 
 
-@dataclass(frozen=True, kw_only=True)
 class AccountSyncAttempted(Attempted):
     """Account sync is about to run."""
 
     workflow: ClassVar[Workflow] = Workflow.ACCOUNT_SYNC
 
 
-@dataclass(frozen=True, kw_only=True)
 class AccountSyncSucceeded(Succeeded):
     """Account sync finished."""
 
     workflow: ClassVar[Workflow] = Workflow.ACCOUNT_SYNC
 
 
-@dataclass(frozen=True, kw_only=True)
 class AccountSyncFailed(Failed):
     """Account sync failed."""
 
     workflow: ClassVar[Workflow] = Workflow.ACCOUNT_SYNC
 
 
-@dataclass(frozen=True, kw_only=True)
 class HoldingsSyncAttempted(Attempted):
     """Holdings sync is about to run."""
 
     workflow: ClassVar[Workflow] = Workflow.HOLDINGS_SYNC
 
 
-@dataclass(frozen=True, kw_only=True)
 class HoldingsSyncSucceeded(Succeeded):
     """Holdings sync finished."""
 
     workflow: ClassVar[Workflow] = Workflow.HOLDINGS_SYNC
 
 
-@dataclass(frozen=True, kw_only=True)
 class HoldingsSyncFailed(Failed):
     """Holdings sync failed."""
 
     workflow: ClassVar[Workflow] = Workflow.HOLDINGS_SYNC
 
 
-@dataclass(frozen=True, kw_only=True)
 class TransactionSyncAttempted(Attempted):
     """Transaction sync is about to run."""
 
     workflow: ClassVar[Workflow] = Workflow.TRANSACTION_SYNC
 
 
-@dataclass(frozen=True, kw_only=True)
 class TransactionSyncSucceeded(Succeeded):
     """Transaction sync finished."""
 
     workflow: ClassVar[Workflow] = Workflow.TRANSACTION_SYNC
 
 
-@dataclass(frozen=True, kw_only=True)
 class TransactionSyncFailed(Failed):
     """Transaction sync failed."""
 
     workflow: ClassVar[Workflow] = Workflow.TRANSACTION_SYNC
 
 
-@dataclass(frozen=True, kw_only=True)
 class FileImportAttempted(Attempted):
     """File import is about to run."""
 
     workflow: ClassVar[Workflow] = Workflow.FILE_IMPORT
 
 
-@dataclass(frozen=True, kw_only=True)
 class FileImportSucceeded(Succeeded):
     """File import finished."""
 
     workflow: ClassVar[Workflow] = Workflow.FILE_IMPORT
 
 
-@dataclass(frozen=True, kw_only=True)
 class FileImportFailed(Failed):
     """File import failed."""
 
     workflow: ClassVar[Workflow] = Workflow.FILE_IMPORT
 
 
-@dataclass(frozen=True, kw_only=True)
 class ExportAttempted(Attempted):
     """Export is about to run."""
 
     workflow: ClassVar[Workflow] = Workflow.EXPORT
 
 
-@dataclass(frozen=True, kw_only=True)
 class ExportSucceeded(Succeeded):
     """Export finished."""
 
     workflow: ClassVar[Workflow] = Workflow.EXPORT
 
 
-@dataclass(frozen=True, kw_only=True)
 class ExportFailed(Failed):
     """Export failed."""
 
     workflow: ClassVar[Workflow] = Workflow.EXPORT
 
 
-@dataclass(frozen=True, kw_only=True)
 class KeyRotationAttempted(Attempted):
     """Key rotation is about to run."""
 
     workflow: ClassVar[Workflow] = Workflow.KEY_ROTATION
 
 
-@dataclass(frozen=True, kw_only=True)
 class KeyRotationSucceeded(Succeeded):
     """Key rotation finished."""
 
     workflow: ClassVar[Workflow] = Workflow.KEY_ROTATION
 
 
-@dataclass(frozen=True, kw_only=True)
 class KeyRotationFailed(Failed):
     """Key rotation failed."""
 
     workflow: ClassVar[Workflow] = Workflow.KEY_ROTATION
 
 
-@dataclass(frozen=True, kw_only=True)
 class AccountBalanceChanged(DomainEvent):
     """Account balance changed (operational)."""
 
     workflow: ClassVar[Workflow] = Workflow.ACCOUNT_BALANCE_CHANGED
 
 
-@dataclass(frozen=True, kw_only=True)
 class ConnectionExpiringSoon(DomainEvent):
     """Connection expiring soon (operational)."""
 
     workflow: ClassVar[Workflow] = Workflow.CONNECTION_EXPIRING_SOON
 
 
-@dataclass(frozen=True, kw_only=True)
 class SyncProgressed(DomainEvent):
     """Sync progress (operational)."""
 

@@ -1,0 +1,179 @@
+"""Output: Rich tables for people, JSON and CSV for programs (never colour or log lines)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from enum import Enum, StrEnum
+from typing import TYPE_CHECKING, TextIO
+from uuid import UUID
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+class OutputFormat(StrEnum):
+    """``--format`` values."""
+
+    TABLE = "table"
+    JSON = "json"
+    CSV = "csv"
+
+
+def plain(value: object) -> object:
+    """A JSON-safe primitive for a value: money and ids as exact strings, dates ISO-8601."""
+    match value:
+        case None | bool() | int() | str():
+            return value
+        case Decimal():
+            return str(value)
+        case UUID():
+            return str(value)
+        case datetime() | date():
+            return value.isoformat()
+        case timedelta():
+            return int(value.total_seconds())
+        case Enum():
+            return plain(value.value)
+        case Mapping():
+            return {str(k): plain(v) for k, v in value.items()}
+        case list() | tuple():
+            return [plain(v) for v in value]
+        case float():  # pragma: no cover - a float on an output path is a bug
+            raise TypeError("refusing to render a float")
+        case _:
+            return str(value)
+
+
+def cell(value: object) -> str:
+    """Text for a table or CSV cell."""
+    shown = plain(value)
+    if shown is None:
+        return ""
+    if isinstance(shown, bool):
+        return "yes" if shown else "no"
+    if isinstance(shown, dict | list):
+        return json.dumps(shown, sort_keys=True)
+    return str(shown)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Column:
+    """A column of a list output: the field name (JSON/CSV) and its table header."""
+
+    key: str
+    header: str | None = None
+    justify: str = "left"
+    style: str | None = None
+
+
+def console(stream: TextIO | None = None) -> Console:
+    """A Rich console on stdout honouring NO_COLOR (imported lazily: rich is slow to import)."""
+    from rich.console import Console
+
+    return Console(
+        file=stream or sys.stdout,
+        no_color=bool(os.environ.get("NO_COLOR")),
+        highlight=False,
+        soft_wrap=False,
+    )
+
+
+def emit_json(document: object, *, stream: TextIO | None = None) -> None:
+    """Write one JSON document (array or object) to stdout."""
+    out = stream or sys.stdout
+    out.write(json.dumps(plain(document), indent=2, ensure_ascii=False) + "\n")
+
+
+def emit_csv(
+    rows: Iterable[Mapping[str, object]], columns: Sequence[Column], *, stream: TextIO | None = None
+) -> None:
+    """Write RFC 4180 CSV with a header of the field names."""
+    out = stream or sys.stdout
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([c.key for c in columns])
+    for row in rows:
+        writer.writerow([cell(row.get(c.key)) for c in columns])
+
+
+def emit_rows(
+    rows: Sequence[Mapping[str, object]],
+    columns: Sequence[Column],
+    *,
+    fmt: OutputFormat,
+    title: str | None = None,
+    empty: str = "nothing to show",
+    json_rows: Sequence[Mapping[str, object]] | None = None,
+) -> None:
+    """Render a list in the chosen format.
+
+    Args:
+        rows: the records, keyed by field name.
+        columns: which fields the table and CSV show, in order.
+        fmt: table, json or csv.
+        title: the table's title.
+        empty: what the table says when there are no rows (JSON prints ``[]``, CSV the header).
+        json_rows: full records for JSON when they carry more than the table columns.
+    """
+    if fmt is OutputFormat.JSON:
+        emit_json(list(json_rows if json_rows is not None else rows))
+        return
+    if fmt is OutputFormat.CSV:
+        emit_csv(rows, columns)
+        return
+    out = console()
+    if not rows:
+        out.print(f"[dim]{empty}[/dim]")
+        return
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for column in columns:
+        table.add_column(column.header or column.key, justify=column.justify, style=column.style)  # type: ignore[arg-type]
+    for row in rows:
+        table.add_row(*(cell(row.get(c.key)) for c in columns))
+    out.print(table)
+
+
+def emit_record(
+    record: Mapping[str, object], *, fmt: OutputFormat, title: str | None = None
+) -> None:
+    """Render one object: key/value table, a JSON object, or a one-row CSV."""
+    if fmt is OutputFormat.JSON:
+        emit_json(record)
+        return
+    if fmt is OutputFormat.CSV:
+        emit_csv([record], [Column(key=k) for k in record])
+        return
+    out = console()
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", show_header=False, box=None, padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in record.items():
+        table.add_row(key, cell(value))
+    out.print(table)
+
+
+def human_duration(delta: timedelta | None) -> str:
+    """``6d 23h``, ``5h 10m``, ``12m`` or ``expired``."""
+    if delta is None:
+        return ""
+    seconds = int(delta.total_seconds())
+    if seconds <= 0:
+        return "expired"
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m"
