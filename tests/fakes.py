@@ -18,7 +18,7 @@ from uuid import UUID
 
 from dashtam_cli.domain.accounts import Account
 from dashtam_cli.domain.connections import ConnectionStatus, ProviderConnection
-from dashtam_cli.domain.errors import DomainError, ErrorCode, Failure, Result, fail, ok
+from dashtam_cli.domain.errors import DomainError, ErrorCode, Failure, Result, Success, fail, ok
 from dashtam_cli.domain.events import DomainEvent
 from dashtam_cli.domain.holdings import BalanceSnapshot, Holding
 from dashtam_cli.domain.protocols import (
@@ -32,13 +32,20 @@ from dashtam_cli.domain.protocols import (
     KeyStore,
     SecretRepository,
     StoredSecret,
+    SyncCursorRepository,
     SyncRunRepository,
     TransactionRepository,
     UnitOfWork,
     UnitOfWorkFactory,
     UpsertCounts,
 )
-from dashtam_cli.domain.sync import SyncRun
+from dashtam_cli.domain.providers import (
+    FetchedAccount,
+    FetchedTransaction,
+    Provider,
+    ProviderCapabilities,
+)
+from dashtam_cli.domain.sync import SyncCursor, SyncRun
 from dashtam_cli.domain.transactions import Transaction
 
 # =========================================================================== time
@@ -106,6 +113,7 @@ class InMemoryState:
     transactions: dict[UUID, Transaction] = dataclasses.field(default_factory=dict)
     balances: list[BalanceSnapshot] = dataclasses.field(default_factory=list)
     sync_runs: dict[UUID, SyncRun] = dataclasses.field(default_factory=dict)
+    sync_cursors: dict[UUID, SyncCursor] = dataclasses.field(default_factory=dict)
     secrets: dict[str, StoredSecret] = dataclasses.field(default_factory=dict)
 
     def copy(self) -> InMemoryState:
@@ -117,6 +125,7 @@ class InMemoryState:
             transactions=dict(self.transactions),
             balances=list(self.balances),
             sync_runs=dict(self.sync_runs),
+            sync_cursors=dict(self.sync_cursors),
             secrets=dict(self.secrets),
         )
 
@@ -296,6 +305,18 @@ class InMemorySyncRunRepository(_Tables):
         return max(reversed(runs), key=lambda r: r.started_at, default=None)
 
 
+class InMemorySyncCursorRepository(_Tables):
+    """Backfill cursors by account id."""
+
+    async def get(self, account_id: UUID) -> SyncCursor | None:
+        """The cursor of an account, or None."""
+        return self.state.sync_cursors.get(account_id)
+
+    async def save(self, cursor: SyncCursor) -> None:
+        """Insert or update by account id."""
+        self.state.sync_cursors[cursor.account_id] = cursor
+
+
 class InMemorySecretRepository(_Tables):
     """Named encrypted secrets."""
 
@@ -346,6 +367,7 @@ class InMemoryUnitOfWork:
         self.transactions: TransactionRepository = InMemoryTransactionRepository(self)
         self.balances: BalanceSnapshotRepository = InMemoryBalanceSnapshotRepository(self)
         self.sync_runs: SyncRunRepository = InMemorySyncRunRepository(self)
+        self.sync_cursors: SyncCursorRepository = InMemorySyncCursorRepository(self)
         self.secrets: SecretRepository = InMemorySecretRepository(self)
         self.committed = 0
         self.rolled_back = 0
@@ -504,3 +526,96 @@ if TYPE_CHECKING:  # mypy proves every fake implements its port
     _events: EventSink = RecordingEventSink()
     _clock: Clock = FrozenClock()
     _keys: KeyStore = MemoryKeyStore()
+
+
+# ------------------------------------------------------------------------------ providers
+
+
+class FakeSession:
+    """A provider session over in-memory accounts and transactions."""
+
+    def __init__(self, provider: FakeProvider, connection: ProviderConnection) -> None:
+        self.provider = provider
+        self._connection = connection
+        self.closed = False
+
+    @property
+    def connection(self) -> ProviderConnection:
+        """The connection with the provider state bumped (like the demo's clock)."""
+        state = dict(self._connection.provider_state)
+        state["syncs"] = int(state.get("syncs", 0)) + 1
+        return dataclasses.replace(self._connection, provider_state=state)
+
+    async def fetch_accounts(self) -> Result[Sequence[FetchedAccount], DomainError]:
+        """The configured accounts (or the configured failure)."""
+        if self.provider.accounts_error is not None:
+            return Failure(error=self.provider.accounts_error)
+        return Success(value=list(self.provider.accounts))
+
+    async def fetch_transactions(
+        self, account: FetchedAccount, start: datetime, end: datetime
+    ) -> Result[Sequence[FetchedTransaction], DomainError]:
+        """Rows of the account posted in [start, end)."""
+        self.provider.windows.append((account.provider_account_id, start, end))
+        error = self.provider.failing.get(account.provider_account_id)
+        if error is not None:
+            return Failure(error=error)
+        rows = self.provider.transactions.get(account.provider_account_id, [])
+        return Success(
+            value=[t for t in rows if t.posted_at is not None and start <= t.posted_at < end]
+        )
+
+    async def aclose(self) -> None:
+        """Mark closed."""
+        self.closed = True
+
+
+class FakeProvider:
+    """A configurable provider: accounts, transactions per account, failures."""
+
+    def __init__(
+        self,
+        *,
+        slug: str = "fake",
+        capabilities: ProviderCapabilities | None = None,
+    ) -> None:
+        self._slug = slug
+        self._capabilities = capabilities or ProviderCapabilities(
+            max_window=timedelta(days=365), empty_span_stop=timedelta(days=730)
+        )
+        self.accounts: list[FetchedAccount] = []
+        self.transactions: dict[str, list[FetchedTransaction]] = {}
+        self.failing: dict[str, DomainError] = {}
+        self.accounts_error: DomainError | None = None
+        self.open_error: DomainError | None = None
+        self.windows: list[tuple[str, datetime, datetime]] = []
+        self.sessions: list[FakeSession] = []
+
+    @property
+    def slug(self) -> str:
+        """Registry key."""
+        return self._slug
+
+    @property
+    def display_name(self) -> str:
+        """Human name."""
+        return "Fake bank"
+
+    @property
+    def capabilities(self) -> ProviderCapabilities:
+        """History limits."""
+        return self._capabilities
+
+    async def open_session(
+        self, connection: ProviderConnection, *, now: datetime
+    ) -> Result[FakeSession, DomainError]:
+        """A session, or the configured failure."""
+        if self.open_error is not None:
+            return Failure(error=self.open_error)
+        session = FakeSession(self, connection)
+        self.sessions.append(session)
+        return Success(value=session)
+
+
+if TYPE_CHECKING:
+    _provider: Provider = FakeProvider()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -18,3 +19,41 @@ class UpgradeDatabase:
 @dataclass(frozen=True, kw_only=True, slots=True)
 class RotateKeys:
     """``dashtam keys rotate``: re-encrypt every stored secret under a new data key."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SyncConnections:
+    """``dashtam sync``: sync one connection (by id prefix or alias) or every active one.
+
+    ``since`` re-reads transactions from that date; ``full`` re-reads the whole history the
+    provider offers. Without either, a sync continues from the newest stored transaction minus
+    the provider's overlap (and resumes an unfinished first backfill).
+    """
+
+    connection_ref: str | None = None
+    since: date | None = None
+    full: bool = False
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StartDemo:
+    """``dashtam demo``: create (or reuse) the demo connection; the CLI then syncs it."""
+
+    accounts: int | None = None
+    transactions: int | None = None
+    seed: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RenameConnection:
+    """``dashtam providers rename REF ALIAS``: give a connection a new, unique alias."""
+
+    connection_ref: str
+    alias: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DisconnectConnection:
+    """``dashtam providers disconnect REF``: wipe the credentials, keep the history."""
+
+    connection_ref: str

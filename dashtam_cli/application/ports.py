@@ -79,3 +79,29 @@ class SecretsProbe(Protocol):
     def probe(self) -> Result[None, DomainError]:
         """Success when the backend is usable."""
         ...
+
+
+class SyncLock(Protocol):
+    """One sync per database at a time (a file lock beside SQLite, an advisory lock on Postgres)."""
+
+    async def acquire(self) -> Result[None, DomainError]:
+        """Take the lock without waiting; ``sync_locked`` when another sync holds it."""
+        ...
+
+    async def release(self) -> None:
+        """Give the lock back (a no-op when not held)."""
+        ...
+
+
+class DemoStateFactory(Protocol):
+    """Builds the demo provider's initial state (seed, sizes, anchor) for a new demo connection."""
+
+    def __call__(
+        self, *, seed: int, accounts: int, transactions: int, created_at: datetime
+    ) -> dict[str, object]:
+        """The ``provider_state`` of a new demo connection.
+
+        Raises:
+            ValueError: for sizes out of range (the CLI validates first).
+        """
+        ...

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from uuid import UUID
 
 from dashtam_cli.application.ports import DatabaseInfo
@@ -66,3 +66,393 @@ class AuditPage:
     """Audit rows for display."""
 
     entries: Sequence[AuditEntry]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TransactionFilter:
+    """Filters shared by ``transactions list``, ``export transactions`` and the TUI.
+
+    References (``account_ref``, ``connection_ref``) are what the user typed: an id prefix or, for
+    connections, an alias; handlers resolve them. ``transaction_type`` matches a type
+    (``trade``) or a subtype (``dividend``). ``search`` is a case-insensitive substring of the
+    description, symbol or security name.
+    """
+
+    account_ref: str | None = None
+    connection_ref: str | None = None
+    since: date | None = None
+    until: date | None = None
+    transaction_type: str | None = None
+    symbol: str | None = None
+    search: str | None = None
+
+
+# ============================================================================ the read side
+# Connections, accounts, transactions, holdings and balance history. This section's imports live
+# here so the module stays append-only for the people editing it concurrently.
+from typing import TYPE_CHECKING, Protocol  # noqa: E402
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from decimal import Decimal
+
+    from dashtam_cli.domain.accounts import Account
+    from dashtam_cli.domain.holdings import AssetType, BalanceSnapshot, Holding
+    from dashtam_cli.domain.money import Money
+    from dashtam_cli.domain.transactions import (
+        Transaction,
+        TransactionStatus,
+        TransactionSubtype,
+        TransactionType,
+    )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ProviderList:
+    """``dashtam providers list``: every connection, disconnected ones included, oldest first."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ProviderDetail:
+    """``dashtam providers show REF``: one connection (REF: alias or id prefix)."""
+
+    ref: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AccountList:
+    """``dashtam accounts list``: active accounts (all with ``include_inactive``), by name."""
+
+    connection_ref: str | None = None
+    include_inactive: bool = False
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AccountDetail:
+    """``dashtam accounts show REF``: one account (REF: id prefix)."""
+
+    ref: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TransactionList:
+    """``dashtam transactions list``: the newest ``limit`` transactions matching ``filters``."""
+
+    filters: TransactionFilter = TransactionFilter()
+    limit: int = 50
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TransactionDetail:
+    """``dashtam transactions show REF``: one transaction (REF: id prefix)."""
+
+    ref: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class HoldingList:
+    """``dashtam holdings list``: active holdings, of one account or of all."""
+
+    account_ref: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class BalanceHistory:
+    """``dashtam balances history``: net worth per currency over time, from balance snapshots."""
+
+    account_ref: str | None = None
+    since: date | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ConnectionSummary:
+    """One connection as ``providers list`` shows it (never its credentials).
+
+    Attributes:
+        refresh_time_left: how long the login has left (None: no refresh token).
+        expiring_soon: active and the login dies within a day.
+        action: what the user should do next (a command), when anything.
+        accounts_count: accounts of the connection, active or not.
+        active_accounts_count: the active ones among them.
+    """
+
+    id: UUID
+    provider: str
+    alias: str
+    status: ConnectionStatus
+    connected_at: datetime | None
+    last_sync_at: datetime | None
+    last_sync_status: str | None
+    access_expires_at: datetime | None
+    refresh_expires_at: datetime | None
+    refresh_time_left: timedelta | None
+    expiring_soon: bool
+    action: str | None
+    accounts_count: int
+    active_accounts_count: int
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ConnectionView:
+    """``providers show``: the connection and its accounts (active first, then by name)."""
+
+    summary: ConnectionSummary
+    accounts: Sequence[Account]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AccountSummary:
+    """An account with the connection it belongs to."""
+
+    account: Account
+    connection_alias: str
+    provider: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AccountsOverview:
+    """``accounts list``: the accounts plus exact per-currency totals.
+
+    Attributes:
+        totals: the balances as reported, summed per currency.
+        net_worth: per currency, assets minus liabilities (``Account.net_worth_contribution``).
+    """
+
+    accounts: Sequence[AccountSummary]
+    totals: Mapping[str, Money]
+    net_worth: Mapping[str, Money]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class HoldingsSummary:
+    """Exact per-currency totals over some holdings.
+
+    ``unrealized_gain`` sums only the holdings whose market value and cost basis are both known.
+    """
+
+    count: int
+    market_value: Mapping[str, Money]
+    cost_basis: Mapping[str, Money]
+    unrealized_gain: Mapping[str, Money]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AccountView:
+    """``accounts show``: the account, a summary of its active holdings, its latest snapshot."""
+
+    summary: AccountSummary
+    holdings: HoldingsSummary
+    latest_snapshot: BalanceSnapshot | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TransactionCriteria:
+    """A :class:`TransactionFilter` once resolved and validated: what the reader filters on.
+
+    Attributes:
+        account_ids: only these accounts (None: every account; empty: nothing matches).
+        since: ``transaction_date >= since``.
+        until: ``transaction_date <= until``.
+        transaction_type: only this type.
+        subtype: only this subtype.
+        symbol: only this symbol (upper-case; compared case-insensitively).
+        search: case-insensitive substring of the description, symbol or security name.
+    """
+
+    account_ids: tuple[UUID, ...] | None = None
+    since: date | None = None
+    until: date | None = None
+    transaction_type: TransactionType | None = None
+    subtype: TransactionSubtype | None = None
+    symbol: str | None = None
+    search: str | None = None
+
+    def matches(self, txn: Transaction | TransactionRow) -> bool:
+        """Whether a transaction passes every criterion (the readers' contract, in Python)."""
+        if self.account_ids is not None and txn.account_id not in self.account_ids:
+            return False
+        if self.since is not None and txn.transaction_date < self.since:
+            return False
+        if self.until is not None and txn.transaction_date > self.until:
+            return False
+        if self.transaction_type is not None and txn.transaction_type != self.transaction_type:
+            return False
+        if self.subtype is not None and txn.subtype != self.subtype:
+            return False
+        if self.symbol is not None and (txn.symbol or "").upper() != self.symbol.upper():
+            return False
+        if self.search is not None:
+            needle = self.search.lower()
+            haystacks = (txn.description, txn.symbol or "", txn.security_name or "")
+            return any(needle in text.lower() for text in haystacks)
+        return True
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TransactionRow:
+    """A transaction as lists show it: every business field, no raw payload.
+
+    ``amount`` is signed (+ into the account, - out); ``fees`` shares its currency.
+    """
+
+    id: UUID
+    account_id: UUID
+    transaction_date: date
+    settlement_date: date | None
+    transaction_type: TransactionType
+    subtype: TransactionSubtype
+    status: TransactionStatus
+    amount: Money
+    fees: Money | None
+    description: str
+    asset_type: AssetType | None
+    symbol: str | None
+    security_name: str | None
+    quantity: Decimal | None
+    unit_price: Decimal | None
+    account_name: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TransactionsPage:
+    """``transactions list``: newest first, at most ``limit`` rows.
+
+    Attributes:
+        totals: the shown rows' amounts summed exactly per currency.
+        has_more: more rows match than were shown.
+    """
+
+    transactions: Sequence[TransactionRow]
+    totals: Mapping[str, Money]
+    limit: int
+    has_more: bool
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class TransactionView:
+    """``transactions show``: the transaction (without its raw payload) and where it belongs."""
+
+    transaction: Transaction
+    account_name: str
+    connection_alias: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class HoldingRow:
+    """A holding with its account and its weight in that account.
+
+    Attributes:
+        weight: market value / the account's total market value in the same currency
+            (a fraction; None when either is unknown or the total is zero).
+    """
+
+    holding: Holding
+    account_name: str
+    weight: Decimal | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class HoldingsOverview:
+    """``holdings list``: the holdings (by account, then symbol) and their totals."""
+
+    holdings: Sequence[HoldingRow]
+    summary: HoldingsSummary
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class NetWorthPoint:
+    """Net worth in one currency at one snapshot instant.
+
+    Attributes:
+        net_worth: ``assets - liabilities``.
+        assets: what non-liability accounts hold.
+        liabilities: what credit and loan accounts owe (a positive amount).
+        accounts: how many accounts contribute.
+    """
+
+    captured_at: datetime
+    net_worth: Money
+    assets: Money
+    liabilities: Money
+    accounts: int
+
+    @property
+    def currency(self) -> str:
+        """The currency of every amount of the point."""
+        return self.net_worth.currency
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class NetWorthHistory:
+    """``balances history``: points ordered by instant, then currency."""
+
+    points: Sequence[NetWorthPoint]
+
+    @property
+    def currencies(self) -> list[str]:
+        """Every currency with at least one point, sorted."""
+        return sorted({point.currency for point in self.points})
+
+
+class AccountReader(Protocol):
+    """Reads accounts for display (a handful of rows: handlers filter them in Python)."""
+
+    async def list_accounts(self) -> Sequence[Account]:
+        """Every account, active or not, by name; without raw payloads."""
+        ...
+
+
+class TransactionReader(Protocol):
+    """Reads transactions: filtered, ordered and limited by the database."""
+
+    async def list_transactions(
+        self, criteria: TransactionCriteria, *, limit: int
+    ) -> Sequence[TransactionRow]:
+        """The newest matching rows (by transaction date, then id, both descending).
+
+        Args:
+            criteria: what to match.
+            limit: at most this many rows.
+        """
+        ...
+
+    async def ids_with_prefix(self, prefix: str, *, limit: int) -> Sequence[UUID]:
+        """Up to ``limit`` transaction ids whose hex form (no dashes) starts with ``prefix``.
+
+        Args:
+            prefix: lower-case hexadecimal digits (1 to 32 of them).
+            limit: at most this many ids, in ascending order.
+        """
+        ...
+
+    async def get_transaction(self, transaction_id: UUID) -> Transaction | None:
+        """One transaction without its raw payload, or None."""
+        ...
+
+
+class HoldingReader(Protocol):
+    """Reads holdings."""
+
+    async def list_holdings(
+        self, *, account_ids: Sequence[UUID] | None = None, include_inactive: bool = False
+    ) -> Sequence[Holding]:
+        """Holdings of some accounts (None: all), by symbol; without raw payloads."""
+        ...
+
+
+class BalanceReader(Protocol):
+    """Reads balance snapshots."""
+
+    async def latest_snapshot(self, account_id: UUID) -> BalanceSnapshot | None:
+        """The newest snapshot of an account, or None."""
+        ...
+
+    async def list_snapshots(
+        self, *, account_ids: Sequence[UUID] | None = None, since: datetime | None = None
+    ) -> Sequence[BalanceSnapshot]:
+        """Snapshots oldest first: those at or after ``since`` plus, per account, the latest one
+        before it (so the state at ``since`` is known). Without ``since``: every snapshot.
+        """
+        ...

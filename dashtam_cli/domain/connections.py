@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum, unique
+from typing import Any
 from uuid import UUID, uuid4
 
 from dashtam_cli.domain.errors import ErrorCode, Result, fail, ok
@@ -70,6 +71,8 @@ class ProviderConnection:
     connected_at: datetime | None = None
     last_sync_at: datetime | None = None
     last_sync_status: str | None = None
+    provider_state: dict[str, Any] = field(default_factory=dict)
+    """Non-secret, provider-specific state (e.g. the demo's seed and clock); never credentials."""
     id: UUID = field(default_factory=uuid4)
     created_at: datetime | None = None
     updated_at: datetime | None = None
@@ -125,6 +128,10 @@ class ProviderConnection:
     ) -> ProviderConnection:
         """Replace the credentials without a state change (token refresh, key rotation)."""
         return replace(self, credentials=credentials, updated_at=now)
+
+    def with_provider_state(self, state: dict[str, Any], *, now: datetime) -> ProviderConnection:
+        """Replace the provider's non-secret state."""
+        return replace(self, provider_state=dict(state), updated_at=now)
 
     def record_sync(self, *, status: str, at: datetime) -> ProviderConnection:
         """Remember the outcome of the latest sync."""

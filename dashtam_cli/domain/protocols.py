@@ -17,7 +17,7 @@ from dashtam_cli.domain.connections import ProviderConnection
 from dashtam_cli.domain.errors import DomainError, Result
 from dashtam_cli.domain.events import DomainEvent
 from dashtam_cli.domain.holdings import BalanceSnapshot, Holding
-from dashtam_cli.domain.sync import SyncRun
+from dashtam_cli.domain.sync import SyncCursor, SyncRun
 from dashtam_cli.domain.transactions import Transaction
 
 
@@ -132,6 +132,18 @@ class SyncRunRepository(Protocol):
         ...
 
 
+class SyncCursorRepository(Protocol):
+    """Per-account backfill cursors."""
+
+    async def get(self, account_id: UUID) -> SyncCursor | None:
+        """The cursor of an account, or None before its first sync."""
+        ...
+
+    async def save(self, cursor: SyncCursor) -> None:
+        """Insert or update the cursor (by account id)."""
+        ...
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class StoredSecret:
     """An encrypted named secret (e.g. a provider app's client secret)."""
@@ -173,6 +185,7 @@ class UnitOfWork(Protocol):
     transactions: TransactionRepository
     balances: BalanceSnapshotRepository
     sync_runs: SyncRunRepository
+    sync_cursors: SyncCursorRepository
     secrets: SecretRepository
 
     async def __aenter__(self) -> Self:

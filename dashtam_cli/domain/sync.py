@@ -71,3 +71,18 @@ class SyncRun:
             error_code=error_code,
             error_message=error_message,
         )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SyncCursor:
+    """How far back an account's transaction history has been read.
+
+    A first sync walks history backwards window by window and commits each window; the cursor
+    remembers the oldest instant reached, so an interrupted backfill resumes where it stopped
+    instead of being mistaken for a complete history.
+    """
+
+    account_id: UUID
+    oldest_fetched_at: datetime | None = None
+    backfill_complete: bool = False
+    updated_at: datetime | None = None

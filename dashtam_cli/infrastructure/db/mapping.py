@@ -87,6 +87,7 @@ def connection_to_row(connection: ProviderConnection, now: datetime) -> Row:
         "connected_at": connection.connected_at,
         "last_sync_at": connection.last_sync_at,
         "last_sync_status": connection.last_sync_status,
+        "provider_state": dict(connection.provider_state) or None,
         "created_at": connection.created_at or now,
         "updated_at": connection.updated_at or now,
     }
@@ -112,6 +113,7 @@ def row_to_connection(row: RowMapping) -> ProviderConnection:
         connected_at=row["connected_at"],
         last_sync_at=row["last_sync_at"],
         last_sync_status=row["last_sync_status"],
+        provider_state=dict(row["provider_state"] or {}),
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )

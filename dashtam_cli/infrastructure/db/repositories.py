@@ -19,7 +19,7 @@ from dashtam_cli.domain.accounts import Account
 from dashtam_cli.domain.connections import ConnectionStatus, ProviderConnection
 from dashtam_cli.domain.holdings import BalanceSnapshot, Holding
 from dashtam_cli.domain.protocols import StoredSecret, UpsertCounts
-from dashtam_cli.domain.sync import SyncRun
+from dashtam_cli.domain.sync import SyncCursor, SyncRun
 from dashtam_cli.domain.transactions import Transaction
 from dashtam_cli.infrastructure.db import mapping, schema
 from dashtam_cli.infrastructure.db.upserts import (
@@ -311,6 +311,38 @@ class SqlSyncRunRepository:
         )
         row = (await self._conn.execute(query)).mappings().first()
         return None if row is None else mapping.row_to_sync_run(row)
+
+
+class SqlSyncCursorRepository:
+    """Per-account backfill cursors (``sync_cursors``)."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        """Work on the unit of work's connection."""
+        self._conn = connection
+
+    async def get(self, account_id: UUID) -> SyncCursor | None:
+        """The cursor of an account, or None."""
+        table = schema.sync_cursors
+        query = select(table).where(table.c.account_id == account_id)
+        row = (await self._conn.execute(query)).mappings().first()
+        if row is None:
+            return None
+        return SyncCursor(
+            account_id=row["account_id"],
+            oldest_fetched_at=row["oldest_fetched_at"],
+            backfill_complete=bool(row["backfill_complete"]),
+            updated_at=row["updated_at"],
+        )
+
+    async def save(self, cursor: SyncCursor) -> None:
+        """Insert or update the cursor by account id."""
+        row = {
+            "account_id": cursor.account_id,
+            "oldest_fetched_at": cursor.oldest_fetched_at,
+            "backfill_complete": cursor.backfill_complete,
+            "updated_at": cursor.updated_at or _now(),
+        }
+        await upsert_rows(self._conn, schema.sync_cursors, [row], ("account_id",))
 
 
 class SqlSecretRepository:

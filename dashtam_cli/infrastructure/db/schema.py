@@ -71,6 +71,7 @@ provider_connections = Table(
     Column("connected_at", UtcDateTime(), nullable=True),
     Column("last_sync_at", UtcDateTime(), nullable=True),
     Column("last_sync_status", String(_ENUM_LENGTH), nullable=True),
+    Column("provider_state", JsonType(), nullable=True),
     *_timestamps(),
 )
 
@@ -161,6 +162,15 @@ sync_runs = Table(
     Column("error_code", String(64), nullable=True),
     Column("error_message", Text(), nullable=True),
     Index(None, "connection_id", "started_at"),
+)
+
+sync_cursors = Table(
+    "sync_cursors",
+    metadata,
+    Column("account_id", Uuid(), ForeignKey(accounts.c.id), primary_key=True),
+    Column("oldest_fetched_at", UtcDateTime(), nullable=True),
+    Column("backfill_complete", Boolean(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 
 # Append-only. sync_run_id has no foreign key on purpose: a snapshot may be written before its

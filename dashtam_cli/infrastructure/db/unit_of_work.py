@@ -20,6 +20,7 @@ from dashtam_cli.domain.protocols import (
     ConnectionRepository,
     HoldingRepository,
     SecretRepository,
+    SyncCursorRepository,
     SyncRunRepository,
     TransactionRepository,
 )
@@ -30,6 +31,7 @@ from dashtam_cli.infrastructure.db.repositories import (
     SqlConnectionRepository,
     SqlHoldingRepository,
     SqlSecretRepository,
+    SqlSyncCursorRepository,
     SqlSyncRunRepository,
     SqlTransactionRepository,
 )
@@ -94,6 +96,7 @@ class SqlUnitOfWork:
     transactions: TransactionRepository
     balances: BalanceSnapshotRepository
     sync_runs: SyncRunRepository
+    sync_cursors: SyncCursorRepository
     secrets: SecretRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
@@ -132,6 +135,7 @@ class SqlUnitOfWork:
         self.transactions = SqlTransactionRepository(connection)
         self.balances = SqlBalanceSnapshotRepository(connection)
         self.sync_runs = SqlSyncRunRepository(connection)
+        self.sync_cursors = SqlSyncCursorRepository(connection)
         self.secrets = SqlSecretRepository(connection)
         return self
 

@@ -85,6 +85,7 @@ def upgrade() -> None:
         sa.Column("connected_at", UtcDateTime(), nullable=True),
         sa.Column("last_sync_at", UtcDateTime(), nullable=True),
         sa.Column("last_sync_status", sa.String(_ENUM), nullable=True),
+        sa.Column("provider_state", JsonType(), nullable=True),
         *_timestamps(),
         sa.PrimaryKeyConstraint("id", name="pk_provider_connections"),
         sa.UniqueConstraint("alias", name="uq_provider_connections_alias"),
@@ -207,6 +208,17 @@ def upgrade() -> None:
         "ix_sync_runs_connection_id_started_at", "sync_runs", ["connection_id", "started_at"]
     )
     op.create_table(
+        "sync_cursors",
+        sa.Column("account_id", sa.Uuid(), nullable=False),
+        sa.Column("oldest_fetched_at", UtcDateTime(), nullable=True),
+        sa.Column("backfill_complete", sa.Boolean(), nullable=False),
+        sa.Column("updated_at", UtcDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("account_id", name="pk_sync_cursors"),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["accounts.id"], name="fk_sync_cursors_account_id_accounts"
+        ),
+    )
+    op.create_table(
         "balance_snapshots",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("account_id", sa.Uuid(), nullable=False),
@@ -270,6 +282,7 @@ def downgrade() -> None:
     op.drop_table("stored_secrets")
     op.drop_index("ix_balance_snapshots_account_id_captured_at", table_name="balance_snapshots")
     op.drop_table("balance_snapshots")
+    op.drop_table("sync_cursors")
     op.drop_index("ix_sync_runs_connection_id_started_at", table_name="sync_runs")
     op.drop_table("sync_runs")
     op.drop_index("ix_transactions_transaction_date", table_name="transactions")
