@@ -53,5 +53,8 @@ docs: install ## build the documentation site (strict)
 
 check: lint typecheck test docs ## everything CI runs
 
+bench: install ## benchmarks on 1M demo rows (minutes; not CI): writes bench/RESULTS.md
+	@$(RUN) python bench/run.py $(BENCH_ARGS)
+
 clean: ## remove build and cache artefacts
 	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache .import_linter_cache site dist build

@@ -11,32 +11,84 @@ import contextlib
 import os
 import sys
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dashtam_cli.application.bus import EventDispatcher, MessageBus
-from dashtam_cli.application.commands import InitializeWorkspace, RotateKeys, UpgradeDatabase
+from dashtam_cli.application.commands import (
+    DisconnectConnection,
+    ExportAccounts,
+    ExportHoldings,
+    ExportTransactions,
+    InitializeWorkspace,
+    RenameConnection,
+    RotateKeys,
+    StartDemo,
+    SyncConnections,
+    UpgradeDatabase,
+)
+from dashtam_cli.application.handlers.accounts import (
+    AccountDetailHandler,
+    AccountListHandler,
+    BalanceHistoryHandler,
+)
+from dashtam_cli.application.handlers.connections import (
+    DisconnectConnectionHandler,
+    ProviderDetailHandler,
+    ProviderListHandler,
+    RenameConnectionHandler,
+)
+from dashtam_cli.application.handlers.demo import StartDemoHandler
 from dashtam_cli.application.handlers.events import wire_default_handlers
+from dashtam_cli.application.handlers.exports import ExportHandler
+from dashtam_cli.application.handlers.holdings import HoldingListHandler
 from dashtam_cli.application.handlers.keys import RotateKeysHandler
+from dashtam_cli.application.handlers.sync import SyncConnectionsHandler
 from dashtam_cli.application.handlers.system import (
     AuditListHandler,
     InitializeWorkspaceHandler,
     StatusHandler,
     UpgradeDatabaseHandler,
 )
-from dashtam_cli.application.queries import AuditList, Status
+from dashtam_cli.application.handlers.transactions import (
+    TransactionDetailHandler,
+    TransactionListHandler,
+)
+from dashtam_cli.application.queries import (
+    AccountDetail,
+    AccountList,
+    AuditList,
+    BalanceHistory,
+    HoldingList,
+    ProviderDetail,
+    ProviderList,
+    Status,
+    TransactionDetail,
+    TransactionList,
+)
 from dashtam_cli.domain.errors import DomainError, ErrorCode, Failure, Result
 from dashtam_cli.domain.protocols import Clock, KeyStore
+from dashtam_cli.domain.providers import Provider, ProviderRegistry
 from dashtam_cli.infrastructure.audit import SqlAuditLog
 from dashtam_cli.infrastructure.database import SqlDatabaseAdmin
 from dashtam_cli.infrastructure.db.engine import UnsupportedDatabaseUrlError, create_engine
-from dashtam_cli.infrastructure.db.readers import SqlConnectionReader
+from dashtam_cli.infrastructure.db.export_readers import SqlExportReader
+from dashtam_cli.infrastructure.db.readers import (
+    SqlAccountReader,
+    SqlBalanceReader,
+    SqlConnectionReader,
+    SqlHoldingReader,
+    SqlTransactionReader,
+)
 from dashtam_cli.infrastructure.db.unit_of_work import (
     DatabaseUnavailableError,
     SqlUnitOfWorkFactory,
 )
+from dashtam_cli.infrastructure.locks import sync_lock_for
 from dashtam_cli.infrastructure.logging import configure_logging, get_logger
+from dashtam_cli.infrastructure.providers.demo import DemoProvider, demo_provider_state
 from dashtam_cli.infrastructure.secrets import AesGcmCipher, build_keystore
 from dashtam_cli.infrastructure.secrets import probe as probe_keystore
 from dashtam_cli.infrastructure.workspace import LocalWorkspace, SystemClock
@@ -181,6 +233,7 @@ async def bootstrap(
     *,
     clock: Clock | None = None,
     keys: KeyStore | None = None,
+    providers: Sequence[Provider] | None = None,
     configure_logs: bool = True,
 ) -> Application:
     """Build the application.
@@ -254,6 +307,25 @@ async def bootstrap(
             uow_factory=uow_factory, keys=keys, cipher=cipher, events=events, clock=clock
         ),
     )
+    _register_read_side(bus, engine=engine, uow_factory=uow_factory, events=events, clock=clock)
+    _register_exports(bus, engine=engine, events=events)
+    registry = ProviderRegistry(providers if providers is not None else [DemoProvider()])
+    bus.register(
+        SyncConnections,
+        SyncConnectionsHandler(
+            uow_factory=uow_factory,
+            providers=registry,
+            events=events,
+            clock=clock,
+            lock=sync_lock_for(settings.db_url, engine, data_dir=settings.data_dir),
+        ),
+    )
+    bus.register(
+        StartDemo,
+        StartDemoHandler(
+            uow_factory=uow_factory, events=events, clock=clock, demo_state=demo_provider_state
+        ),
+    )
     return Application(
         settings=settings,
         engine=engine,
@@ -263,6 +335,69 @@ async def bootstrap(
         keys=keys,
         audit=audit,
     )
+
+
+def _register_read_side(
+    bus: MessageBus,
+    *,
+    engine: AsyncEngine,
+    uow_factory: SqlUnitOfWorkFactory,
+    events: EventDispatcher,
+    clock: Clock,
+) -> None:
+    """Connections, accounts, transactions, holdings and balance history (lists and shows)."""
+    connections = SqlConnectionReader(engine)
+    accounts = SqlAccountReader(engine)
+    transactions = SqlTransactionReader(engine)
+    holdings = SqlHoldingReader(engine)
+    balances = SqlBalanceReader(engine)
+    bus.register(
+        ProviderList,
+        ProviderListHandler(connections=connections, accounts=accounts, clock=clock),
+    )
+    bus.register(
+        ProviderDetail,
+        ProviderDetailHandler(connections=connections, accounts=accounts, clock=clock),
+    )
+    bus.register(RenameConnection, RenameConnectionHandler(uow_factory=uow_factory, clock=clock))
+    bus.register(
+        DisconnectConnection,
+        DisconnectConnectionHandler(uow_factory=uow_factory, events=events, clock=clock),
+    )
+    bus.register(AccountList, AccountListHandler(connections=connections, accounts=accounts))
+    bus.register(
+        AccountDetail,
+        AccountDetailHandler(
+            connections=connections, accounts=accounts, holdings=holdings, balances=balances
+        ),
+    )
+    bus.register(
+        TransactionList,
+        TransactionListHandler(
+            connections=connections, accounts=accounts, transactions=transactions
+        ),
+    )
+    bus.register(
+        TransactionDetail,
+        TransactionDetailHandler(
+            connections=connections, accounts=accounts, transactions=transactions
+        ),
+    )
+    bus.register(HoldingList, HoldingListHandler(accounts=accounts, holdings=holdings))
+    bus.register(BalanceHistory, BalanceHistoryHandler(accounts=accounts, balances=balances))
+
+
+def _register_exports(bus: MessageBus, *, engine: AsyncEngine, events: EventDispatcher) -> None:
+    """``dashtam export``: one handler streaming every kind of export."""
+    handler = ExportHandler(
+        exports=SqlExportReader(engine),
+        accounts=SqlAccountReader(engine),
+        connections=SqlConnectionReader(engine),
+        events=events,
+    )
+    bus.register(ExportTransactions, handler)
+    bus.register(ExportAccounts, handler)
+    bus.register(ExportHoldings, handler)
 
 
 def report_crash(exc: BaseException) -> int:

@@ -619,3 +619,128 @@ class FakeProvider:
 
 if TYPE_CHECKING:
     _provider: Provider = FakeProvider()
+
+
+# =========================================================================== read side
+# (imports for this section live here: the module is append-only for concurrent editors)
+from dashtam_cli.application.queries import TransactionCriteria, TransactionRow  # noqa: E402
+
+
+def transaction_row(txn: Transaction) -> TransactionRow:
+    """The list row of a transaction, as the SQL reader builds it."""
+    return TransactionRow(
+        id=txn.id,
+        account_id=txn.account_id,
+        transaction_date=txn.transaction_date,
+        settlement_date=txn.settlement_date,
+        transaction_type=txn.transaction_type,
+        subtype=txn.subtype,
+        status=txn.status,
+        amount=txn.amount,
+        fees=txn.fees,
+        description=txn.description,
+        asset_type=txn.asset_type,
+        symbol=txn.symbol,
+        security_name=txn.security_name,
+        quantity=txn.quantity,
+        unit_price=txn.unit_price,
+    )
+
+
+class InMemoryReaders:
+    """Every read-side port (connections, accounts, transactions, holdings, balances) over the
+    committed state of an :class:`InMemoryStore`, with the SQL readers' order and filters.
+
+    Attributes:
+        transaction_limits: the ``limit`` of every ``list_transactions`` call, in order.
+    """
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self.store = store
+        self.transaction_limits: list[int] = []
+
+    @property
+    def _state(self) -> InMemoryState:
+        return self.store.state
+
+    async def list_connections(self) -> Sequence[ProviderConnection]:
+        """Every connection, in first-saved order."""
+        return list(self._state.connections.values())
+
+    async def list_accounts(self) -> Sequence[Account]:
+        """Every account by name, without raw payloads."""
+        accounts = sorted(self._state.accounts.values(), key=lambda a: (a.name, a.id.hex))
+        return [dataclasses.replace(a, raw=None) for a in accounts]
+
+    async def list_transactions(
+        self, criteria: TransactionCriteria, *, limit: int
+    ) -> Sequence[TransactionRow]:
+        """Matching rows, newest first (date, then id, descending)."""
+        self.transaction_limits.append(limit)
+        rows = [
+            transaction_row(t) for t in self._state.transactions.values() if criteria.matches(t)
+        ]
+        rows.sort(key=lambda r: (r.transaction_date, r.id.hex), reverse=True)
+        return rows[:limit]
+
+    async def ids_with_prefix(self, prefix: str, *, limit: int) -> Sequence[UUID]:
+        """Ids whose hex form starts with ``prefix``, ascending."""
+        return sorted(
+            (i for i in self._state.transactions if i.hex.startswith(prefix)), key=lambda i: i.hex
+        )[:limit]
+
+    async def get_transaction(self, transaction_id: UUID) -> Transaction | None:
+        """One transaction without its raw payload."""
+        txn = self._state.transactions.get(transaction_id)
+        return None if txn is None else dataclasses.replace(txn, raw=None)
+
+    async def list_holdings(
+        self, *, account_ids: Sequence[UUID] | None = None, include_inactive: bool = False
+    ) -> Sequence[Holding]:
+        """Holdings of some accounts, by symbol, active only unless asked."""
+        holdings = [
+            dataclasses.replace(h, raw=None)
+            for h in self._state.holdings.values()
+            if (account_ids is None or h.account_id in account_ids)
+            and (include_inactive or h.is_active)
+        ]
+        return sorted(holdings, key=lambda h: (h.symbol, h.provider_holding_id, h.id.hex))
+
+    async def latest_snapshot(self, account_id: UUID) -> BalanceSnapshot | None:
+        """The newest snapshot of the account."""
+        own = [s for s in self._state.balances if s.account_id == account_id]
+        return max(own, key=lambda s: (s.captured_at, s.id.hex), default=None)
+
+    async def list_snapshots(
+        self, *, account_ids: Sequence[UUID] | None = None, since: datetime | None = None
+    ) -> Sequence[BalanceSnapshot]:
+        """Snapshots at or after ``since`` plus each account's latest one before it."""
+        scoped = [
+            s for s in self._state.balances if account_ids is None or s.account_id in account_ids
+        ]
+        chosen = [s for s in scoped if since is None or s.captured_at >= since]
+        if since is not None:
+            before: dict[UUID, datetime] = {}
+            for s in scoped:
+                if s.captured_at < since:
+                    before[s.account_id] = max(
+                        before.get(s.account_id, s.captured_at), s.captured_at
+                    )
+            chosen += [s for s in scoped if before.get(s.account_id) == s.captured_at]
+        return sorted(chosen, key=lambda s: (s.captured_at, s.account_id.hex, s.id.hex))
+
+
+if TYPE_CHECKING:
+    from dashtam_cli.application.ports import ConnectionReader
+    from dashtam_cli.application.queries import (
+        AccountReader,
+        BalanceReader,
+        HoldingReader,
+        TransactionReader,
+    )
+
+    _connection_reader: ConnectionReader = InMemoryReaders(InMemoryStore())
+    _account_reader: AccountReader = InMemoryReaders(InMemoryStore())
+    _transaction_reader: TransactionReader = InMemoryReaders(InMemoryStore())
+    _holding_reader: HoldingReader = InMemoryReaders(InMemoryStore())
+    _balance_reader: BalanceReader = InMemoryReaders(InMemoryStore())

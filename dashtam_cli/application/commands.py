@@ -57,3 +57,39 @@ class DisconnectConnection:
     """``dashtam providers disconnect REF``: wipe the credentials, keep the history."""
 
     connection_ref: str
+
+
+# ============================================================================ exports
+# ``dashtam export``. A sink is handed in by the front end (it owns files and streams); this
+# section's imports live here so the module stays append-only.
+from typing import TYPE_CHECKING  # noqa: E402
+
+from dashtam_cli.application.queries import TransactionFilter  # noqa: E402
+
+if TYPE_CHECKING:
+    from dashtam_cli.application.ports import ExportSink
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ExportTransactions:
+    """``dashtam export transactions``: stream the transactions matching ``filters`` into ``sink``."""
+
+    sink: ExportSink
+    filters: TransactionFilter = TransactionFilter()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ExportAccounts:
+    """``dashtam export accounts``: active accounts (every one with ``include_inactive``)."""
+
+    sink: ExportSink
+    connection_ref: str | None = None
+    include_inactive: bool = False
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ExportHoldings:
+    """``dashtam export holdings``: the active holdings of one account (``account_ref``) or all."""
+
+    sink: ExportSink
+    account_ref: str | None = None

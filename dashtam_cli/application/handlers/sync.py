@@ -11,14 +11,21 @@ front end shows the same progress.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import replace
 from uuid import UUID
 
 from dashtam_cli.application.commands import SyncConnections
 from dashtam_cli.application.handlers.resolve import resolve_ref
+from dashtam_cli.application.handlers.sync_history import TransactionHistorySync
+from dashtam_cli.application.handlers.sync_records import (
+    AccountSyncResult,
+    ConnectionSyncReport,
+    SyncReport,
+    holdings_value,
+    to_account,
+    to_holdings,
+)
 from dashtam_cli.application.ports import SyncLock
-from dashtam_cli.domain.accounts import Account
 from dashtam_cli.domain.connections import ConnectionStatus, ProviderConnection
 from dashtam_cli.domain.errors import DomainError, ErrorCode, Failure, Result, fail, ok
 from dashtam_cli.domain.events import (
@@ -36,7 +43,7 @@ from dashtam_cli.domain.events import (
     TransactionSyncFailed,
     TransactionSyncSucceeded,
 )
-from dashtam_cli.domain.holdings import BalanceSnapshot, Holding, SnapshotSource
+from dashtam_cli.domain.holdings import BalanceSnapshot, SnapshotSource
 from dashtam_cli.domain.money import Money
 from dashtam_cli.domain.protocols import (
     Clock,
@@ -47,144 +54,11 @@ from dashtam_cli.domain.protocols import (
 )
 from dashtam_cli.domain.providers import (
     FetchedAccount,
-    FetchedTransaction,
     Provider,
-    ProviderCapabilities,
     ProviderRegistry,
     ProviderSession,
 )
-from dashtam_cli.domain.sync import SyncCounts, SyncCursor, SyncRun, SyncStatus
-from dashtam_cli.domain.transactions import Transaction
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class AccountSyncResult:
-    """How one account's sync went."""
-
-    account_id: UUID | None
-    name: str
-    account_number_masked: str
-    ok: bool
-    holdings: int = 0
-    transactions_inserted: int = 0
-    transactions_updated: int = 0
-    transactions_unchanged: int = 0
-    error: DomainError | None = None
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class ConnectionSyncReport:
-    """One connection's sync: status, counts and per-account results."""
-
-    connection_id: UUID
-    alias: str
-    provider: str
-    run: SyncRun
-    accounts: Sequence[AccountSyncResult] = ()
-    error: DomainError | None = None
-
-    @property
-    def status(self) -> SyncStatus:
-        """succeeded, partial or failed."""
-        return self.run.status
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class SyncReport:
-    """Every connection synced by one ``dashtam sync``."""
-
-    connections: Sequence[ConnectionSyncReport] = field(default_factory=tuple)
-
-    @property
-    def status(self) -> SyncStatus:
-        """The worst outcome across connections (failed > partial > succeeded)."""
-        statuses = {c.status for c in self.connections}
-        if SyncStatus.FAILED in statuses:
-            return SyncStatus.FAILED
-        if SyncStatus.PARTIAL in statuses:
-            return SyncStatus.PARTIAL
-        return SyncStatus.SUCCEEDED
-
-
-def _midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
-
-
-def _to_transaction(account_id: UUID, fetched: FetchedTransaction) -> Transaction:
-    return Transaction(
-        account_id=account_id,
-        provider_transaction_id=fetched.provider_transaction_id,
-        transaction_type=fetched.transaction_type,
-        subtype=fetched.subtype,
-        status=fetched.status,
-        amount=Money(fetched.amount, fetched.currency),
-        transaction_date=fetched.transaction_date,
-        description=fetched.description,
-        asset_type=fetched.asset_type,
-        symbol=fetched.symbol,
-        security_name=fetched.security_name,
-        quantity=fetched.quantity,
-        unit_price=fetched.unit_price,
-        fees=None if fetched.fees is None else Money(fetched.fees, fetched.currency),
-        settlement_date=fetched.settlement_date,
-        posted_at=fetched.posted_at,
-        raw=fetched.raw,
-    )
-
-
-def _to_account(connection_id: UUID, fetched: FetchedAccount, now: datetime) -> Account:
-    currency = fetched.currency
-
-    def money(value: object) -> Money | None:
-        return None if value is None else Money(value, currency)  # type: ignore[arg-type]
-
-    return Account(
-        connection_id=connection_id,
-        provider_account_id=fetched.provider_account_id,
-        account_number_masked=fetched.account_number_masked,
-        name=fetched.name,
-        account_type=fetched.account_type,
-        currency=currency,
-        balance=Money(fetched.balance, currency),
-        available_balance=money(fetched.available_balance),
-        cash_balance=money(fetched.cash_balance),
-        is_active=True,
-        last_synced_at=now,
-        raw=fetched.raw,
-    )
-
-
-def _to_holdings(account_id: UUID, fetched: FetchedAccount) -> list[Holding]:
-    holdings = []
-    for h in fetched.holdings:
-        holdings.append(
-            Holding(
-                account_id=account_id,
-                provider_holding_id=h.provider_holding_id,
-                symbol=h.symbol,
-                asset_type=h.asset_type,
-                quantity=h.quantity,
-                currency=h.currency,
-                security_name=h.security_name,
-                average_price=h.average_price,
-                cost_basis=None if h.cost_basis is None else Money(h.cost_basis, h.currency),
-                market_value=None if h.market_value is None else Money(h.market_value, h.currency),
-                current_price=h.current_price,
-                is_active=True,
-                raw=h.raw,
-            )
-        )
-    return holdings
-
-
-def _holdings_value(fetched: FetchedAccount) -> Money | None:
-    values = [h.market_value for h in fetched.holdings if h.market_value is not None]
-    if not values or any(h.currency != fetched.currency for h in fetched.holdings):
-        return None
-    total = Money.zero(fetched.currency)
-    for value in values:
-        total = total + Money(value, fetched.currency)
-    return total
+from dashtam_cli.domain.sync import SyncCounts, SyncRun, SyncStatus
 
 
 class SyncConnectionsHandler:
@@ -204,6 +78,7 @@ class SyncConnectionsHandler:
         self._events = events
         self._clock = clock
         self._lock = lock
+        self._history = TransactionHistorySync(uow_factory=uow_factory, events=events, clock=clock)
 
     async def handle(self, command: SyncConnections) -> Result[SyncReport]:
         """Sync the selected connections.
@@ -322,7 +197,7 @@ class SyncConnectionsHandler:
         """Upsert accounts, deactivate vanished ones, snapshot balances; one commit."""
         now = self._clock.now()
         async with self._uow_factory() as uow:
-            accounts = [_to_account(connection.id, f, now) for f in fetched]
+            accounts = [to_account(connection.id, f, now) for f in fetched]
             stored = await uow.accounts.upsert_many(accounts) if accounts else {}
             await uow.accounts.deactivate_missing(
                 connection.id, [f.provider_account_id for f in fetched]
@@ -337,7 +212,7 @@ class SyncConnectionsHandler:
                         cash_value=None
                         if f.cash_balance is None
                         else Money(f.cash_balance, f.currency),
-                        holdings_value=_holdings_value(f),
+                        holdings_value=holdings_value(f),
                         source=SnapshotSource.SYNC,
                         sync_run_id=run.id,
                     )
@@ -370,7 +245,7 @@ class SyncConnectionsHandler:
         )
         try:
             async with self._uow_factory() as uow:
-                holdings = _to_holdings(account_id, account)
+                holdings = to_holdings(account_id, account)
                 counts = await uow.holdings.upsert_many(holdings) if holdings else UpsertCounts()
                 deactivated = await uow.holdings.deactivate_missing(
                     account_id, [h.provider_holding_id for h in account.holdings]
@@ -413,7 +288,7 @@ class SyncConnectionsHandler:
                 connection_id=connection.id, account_id=account_id, context=context
             )
         )
-        synced = await self._sync_transactions(
+        synced = await self._history.sync(
             provider.capabilities, session, connection, account, account_id, command
         )
         if isinstance(synced, Failure):
@@ -470,110 +345,6 @@ class SyncConnectionsHandler:
             transactions_updated=tx.updated,
             transactions_unchanged=tx.unchanged,
         )
-
-    async def _sync_transactions(
-        self,
-        caps: ProviderCapabilities,
-        session: ProviderSession,
-        connection: ProviderConnection,
-        account: FetchedAccount,
-        account_id: UUID,
-        command: SyncConnections,
-    ) -> Result[UpsertCounts]:
-        now = self._clock.now()
-        totals = UpsertCounts()
-        async with self._uow_factory() as uow:
-            cursor = await uow.sync_cursors.get(account_id)
-            latest = await uow.transactions.latest_date(account_id)
-
-        # 1. Forward: from --since, or from the newest stored row minus the overlap.
-        forward_from: datetime | None = None
-        if command.since is not None:
-            forward_from = _midnight(command.since)
-        elif latest is not None and not command.full:
-            forward_from = _midnight(latest) - caps.overlap
-        if forward_from is not None:
-            start = forward_from
-            while start < now:
-                end = min(start + caps.max_window, now)
-                window = await self._window(session, connection, account, account_id, start, end)
-                if isinstance(window, Failure):
-                    return window
-                totals = _add(totals, window.value)
-                start = end
-
-        # 2. Backward: the first sync (or --full, or an unfinished backfill) walks history back.
-        backfill = command.full or cursor is None or not cursor.backfill_complete
-        if command.since is not None and not command.full:
-            backfill = False
-        if backfill:
-            floor = now - caps.history_limit if caps.history_limit is not None else None
-            end = now
-            if cursor is not None and not command.full and cursor.oldest_fetched_at is not None:
-                end = min(cursor.oldest_fetched_at, now)
-            empty = timedelta(0)
-            while floor is None or end > floor:
-                start = end - caps.max_window
-                if floor is not None:
-                    start = max(start, floor)
-                window = await self._window(session, connection, account, account_id, start, end)
-                if isinstance(window, Failure):
-                    return window
-                counts = window.value
-                totals = _add(totals, counts)
-                seen = counts.inserted + counts.updated + counts.unchanged
-                empty = empty + (end - start) if seen == 0 else timedelta(0)
-                end = start
-                async with self._uow_factory() as uow:
-                    await uow.sync_cursors.save(
-                        SyncCursor(account_id=account_id, oldest_fetched_at=start, updated_at=now)
-                    )
-                    await uow.commit()
-                if empty >= caps.empty_span_stop:
-                    break
-            async with self._uow_factory() as uow:
-                await uow.sync_cursors.save(
-                    SyncCursor(
-                        account_id=account_id,
-                        oldest_fetched_at=end,
-                        backfill_complete=True,
-                        updated_at=self._clock.now(),
-                    )
-                )
-                await uow.commit()
-        return ok(totals)
-
-    async def _window(
-        self,
-        session: ProviderSession,
-        connection: ProviderConnection,
-        account: FetchedAccount,
-        account_id: UUID,
-        start: datetime,
-        end: datetime,
-    ) -> Result[UpsertCounts]:
-        fetched = await session.fetch_transactions(account, start, end)
-        if isinstance(fetched, Failure):
-            return fetched
-        rows = [_to_transaction(account_id, f) for f in fetched.value]
-        if not rows:
-            counts = UpsertCounts()
-        else:
-            async with self._uow_factory() as uow:
-                counts = await uow.transactions.upsert_many(rows)
-                await uow.commit()
-        await self._progress(
-            connection,
-            phase="transactions",
-            account=account.account_number_masked,
-            account_id=account_id,
-            window_start=start.date(),
-            window_end=end.date(),
-            rows=len(rows),
-            inserted=counts.inserted,
-            updated=counts.updated,
-        )
-        return ok(counts)
 
     async def _finish(
         self,
@@ -659,14 +430,6 @@ class SyncConnectionsHandler:
             accounts=tuple(results),
             error=error,
         )
-
-
-def _add(a: UpsertCounts, b: UpsertCounts) -> UpsertCounts:
-    return UpsertCounts(
-        inserted=a.inserted + b.inserted,
-        updated=a.updated + b.updated,
-        unchanged=a.unchanged + b.unchanged,
-    )
 
 
 __all__ = [

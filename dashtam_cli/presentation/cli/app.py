@@ -7,7 +7,19 @@ from typing import Annotated
 import typer
 
 from dashtam_cli import __version__
-from dashtam_cli.presentation.cli import audit, db, keys, system
+from dashtam_cli.presentation.cli import (
+    accounts,
+    audit,
+    balances,
+    db,
+    export,
+    holdings,
+    keys,
+    providers,
+    sync,
+    system,
+    transactions,
+)
 from dashtam_cli.presentation.cli.context import CliState, ServicesFactory
 
 HELP = """Dashtam: your brokerage and bank data, synced into a database you own.
@@ -47,8 +59,16 @@ def create_app(open_services: ServicesFactory) -> typer.Typer:
         ctx.obj = CliState(open_services=open_services)
 
     app.command()(system.init)
+    app.command()(sync.demo)
+    app.command()(sync.sync)
     app.command()(system.status)
-    app.add_typer(db.app, name="db")
+    app.add_typer(providers.app, name="providers")
+    app.add_typer(accounts.app, name="accounts")
+    app.add_typer(transactions.app, name="transactions")
+    app.add_typer(holdings.app, name="holdings")
+    app.add_typer(balances.app, name="balances")
+    app.add_typer(export.app, name="export")
     app.add_typer(audit.app, name="audit")
+    app.add_typer(db.app, name="db")
     app.add_typer(keys.app, name="keys")
     return app

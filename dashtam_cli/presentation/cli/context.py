@@ -26,8 +26,26 @@ class Bus(Protocol):
         ...
 
 
+class EventSubscriber(Protocol):
+    """Lets a front end listen to events (progress bars)."""
+
+    def subscribe(
+        self,
+        handler: Callable[[Any], Awaitable[None]],
+        *,
+        predicate: Callable[[Any], bool] | None = None,
+    ) -> None:
+        """Call ``handler`` for every event ``predicate`` accepts."""
+        ...
+
+
 class Services(Protocol):
     """The built application, as handed to the front ends by the composition root."""
+
+    @property
+    def events(self) -> EventSubscriber:
+        """The event dispatcher (subscribe to progress events)."""
+        ...
 
     @property
     def bus(self) -> Bus:

@@ -136,8 +136,11 @@ def emit_rows(
     table = Table(title=title, title_justify="left", header_style="bold")
     for column in columns:
         table.add_column(column.header or column.key, justify=column.justify, style=column.style)  # type: ignore[arg-type]
+    from rich.markup import escape
+
     for row in rows:
-        table.add_row(*(cell(row.get(c.key)) for c in columns))
+        # Data is never markup: a description like "[ACH] pay [/]" must print as typed.
+        table.add_row(*(escape(cell(row.get(c.key))) for c in columns))
     out.print(table)
 
 
@@ -157,8 +160,10 @@ def emit_record(
     table = Table(title=title, title_justify="left", show_header=False, box=None, padding=(0, 2))
     table.add_column(style="bold")
     table.add_column()
+    from rich.markup import escape
+
     for key, value in record.items():
-        table.add_row(key, cell(value))
+        table.add_row(escape(key), escape(cell(value)))
     out.print(table)
 
 

@@ -1,0 +1,43 @@
+"""The references people type, resolved to one connection or account (see :mod:`.resolve`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from dashtam_cli.application.handlers.resolve import resolve_ref
+from dashtam_cli.domain.accounts import Account
+from dashtam_cli.domain.connections import ProviderConnection
+from dashtam_cli.domain.errors import Result
+
+CONNECTIONS_COMMAND = "dashtam providers list"
+ACCOUNTS_COMMAND = "dashtam accounts list --all"
+TRANSACTIONS_COMMAND = "dashtam transactions list"
+
+
+def resolve_connection(
+    ref: str, connections: Sequence[ProviderConnection]
+) -> Result[ProviderConnection]:
+    """The one connection whose alias is ``ref`` or whose id starts with ``ref``.
+
+    Returns:
+        The connection; ``not_found`` (exit 10) or ``ambiguous_id`` (exit 2).
+    """
+    return resolve_ref(
+        ref,
+        connections,
+        kind="connection",
+        id_of=lambda c: c.id,
+        aliases_of=lambda c: (c.alias,),
+        list_command=CONNECTIONS_COMMAND,
+    )
+
+
+def resolve_account(ref: str, accounts: Sequence[Account]) -> Result[Account]:
+    """The one account whose id starts with ``ref`` (inactive accounts included).
+
+    Returns:
+        The account; ``not_found`` (exit 10) or ``ambiguous_id`` (exit 2).
+    """
+    return resolve_ref(
+        ref, accounts, kind="account", id_of=lambda a: a.id, list_command=ACCOUNTS_COMMAND
+    )

@@ -1,0 +1,126 @@
+"""Rendering helpers shared by the read commands (accounts, transactions, holdings, balances...).
+
+Records (what JSON and CSV carry) and table rows (what people see) are built separately: records
+hold exact values (``Decimal``, full UUIDs, ISO dates) under the field names of ``domain.md``;
+table rows hold short ids and amounts with thousands separators. JSON and CSV never go through
+Rich.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from dashtam_cli.presentation.cli.render import (
+    Column,
+    OutputFormat,
+    console,
+    emit_csv,
+    emit_json,
+    emit_rows,
+)
+
+if TYPE_CHECKING:
+    from dashtam_cli.domain.money import Money
+
+type Record = dict[str, object]
+
+#: How many characters of an id tables show (any unique prefix of 4 or more is accepted back).
+SHORT_ID = 8
+
+
+def short_id(value: UUID | None) -> str:
+    """The first characters of an id, as tables show it."""
+    return "" if value is None else str(value)[:SHORT_ID]
+
+
+def amount_text(value: Decimal | None) -> str:
+    """An exact amount with thousands separators for tables (``1234.5600`` -> ``1,234.5600``)."""
+    return "" if value is None else f"{value:,f}"
+
+
+def money_amount(money: Money | None) -> Decimal | None:
+    """The amount of a Money (records carry the currency in its own field)."""
+    return None if money is None else money.amount
+
+
+def totals_text(totals: Mapping[str, Money]) -> str:
+    """``USD 1,234.56 · EUR 10.00`` (exact, one entry per currency)."""
+    return " · ".join(f"{code} {amount_text(m.amount)}" for code, m in sorted(totals.items()))
+
+
+def print_totals(lines: Sequence[tuple[str, Mapping[str, Money]]]) -> None:
+    """Print ``label  USD 1,234.56 · EUR 10.00`` lines under a table (table mode only)."""
+    shown = [(label, totals) for label, totals in lines if totals]
+    if not shown:
+        return
+    width = max(len(label) for label, _ in shown)
+    out = console()
+    for label, totals in shown:
+        out.print(f"[bold]{label:<{width}}[/bold]  {totals_text(totals)}", highlight=False)
+
+
+def emit_list(
+    records: Sequence[Record],
+    fields: Sequence[str],
+    *,
+    fmt: OutputFormat,
+    table_rows: Sequence[Record],
+    table_columns: Sequence[Column],
+    title: str,
+    empty: str,
+) -> None:
+    """JSON: the records; CSV: the records under a ``fields`` header; table: the table rows."""
+    if fmt is OutputFormat.TABLE:
+        # emit_rows escapes every cell itself: data is never read as Rich markup.
+        emit_rows(table_rows, table_columns, fmt=fmt, title=title, empty=empty)
+    else:
+        emit_rows(records, [Column(key=name) for name in fields], fmt=fmt)
+
+
+def safe_text(value: str) -> str:
+    """Text shown as is by Rich: data such as ``[ACH] payment`` is not read as markup."""
+    from rich.markup import escape
+
+    return escape(value)
+
+
+def emit_show(record: Record, *, fmt: OutputFormat) -> bool:
+    """Write a ``show`` record as JSON (one object) or CSV (one row).
+
+    Returns:
+        True when it was written; False in table mode (the caller draws the table).
+    """
+    if fmt is OutputFormat.JSON:
+        emit_json(record)
+        return True
+    if fmt is OutputFormat.CSV:
+        emit_csv([record], [Column(key=name) for name in record])
+        return True
+    return False
+
+
+def key_value_table(pairs: Sequence[tuple[str, str]], *, title: str | None = None) -> None:
+    """A borderless two-column table of labels and values."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", show_header=False, box=None, padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    for label, value in pairs:
+        table.add_row(label, safe_text(value))
+    console().print(table)
+
+
+def note(message: str) -> None:
+    """A dim remark under a table (table mode only)."""
+    console().print(f"[dim]{safe_text(message)}[/dim]", highlight=False)
+
+
+def stdin_is_interactive() -> bool:
+    """Whether standard input is a terminal a person can answer a question on."""
+    stream = sys.stdin
+    return stream is not None and stream.isatty()
