@@ -25,11 +25,8 @@ install: uv ## create .venv from uv.lock (bytecode compiled)
 	@$(UV) sync --locked --quiet
 	@$(RUN) python -m compileall -q dashtam_cli
 
-# The demo stores no provider secret; on a machine without a keyring (servers, CI) it uses the
-# documented key-file backend unless DASHTAM_SECRETS_BACKEND says otherwise.
-demo: install ## the main job on the embedded default (SQLite)
-	@export DASHTAM_SECRETS_BACKEND="$${DASHTAM_SECRETS_BACKEND:-file}"; \
-	  $(RUN) dashtam init && $(RUN) dashtam status
+demo: install ## the main job on the embedded default: sync the demo provider into SQLite
+	@$(RUN) dashtam demo
 
 test: install contracts ## the test suite (SQLite and PostgreSQL) and the import contracts
 	@$(RUN) pytest

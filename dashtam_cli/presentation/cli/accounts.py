@@ -20,6 +20,7 @@ from dashtam_cli.presentation.cli.views import (
     print_totals,
     short_id,
     totals_text,
+    when_text,
 )
 
 if TYPE_CHECKING:
@@ -57,15 +58,15 @@ FIELDS = (
     "updated_at",
 )
 COLUMNS = [
-    Column(key="name"),
-    Column(key="type"),
-    Column(key="number"),
-    Column(key="connection"),
+    Column(key="name", wrap=True),
+    Column(key="type", wrap=False, priority=2),
+    Column(key="number", wrap=False),
+    Column(key="connection", priority=3),
     Column(key="balance", justify="right"),
-    Column(key="currency"),
-    Column(key="active"),
-    Column(key="last_synced", header="last synced"),
-    Column(key="id"),
+    Column(key="currency", wrap=False, priority=1),
+    Column(key="active", wrap=False),
+    Column(key="last_synced", header="last synced", wrap=False, priority=5),
+    Column(key="id", wrap=False, priority=4),
 ]
 
 
@@ -105,7 +106,7 @@ def _table_row(summary: AccountSummary) -> Record:
         "balance": amount_text(a.balance.amount),
         "currency": a.balance.currency,
         "active": a.is_active,
-        "last_synced": a.last_synced_at or "never",
+        "last_synced": when_text(a.last_synced_at) or "never",
         "id": short_id(a.id),
     }
 
@@ -141,12 +142,19 @@ def print_overview(
     empty: str = "No accounts.",
 ) -> None:
     """Render an ``AccountsOverview``: the table with its totals and net worth, or JSON/CSV rows."""
+    # Fit 80 columns: show the connection only when there are several, "active" only with --all.
+    columns = [
+        c
+        for c in COLUMNS
+        if (c.key != "connection" or len({s.connection_alias for s in overview.accounts}) > 1)
+        and (c.key != "active" or not all(s.account.is_active for s in overview.accounts))
+    ]
     emit_list(
         [account_record(s) for s in overview.accounts],
         FIELDS,
         fmt=fmt,
         table_rows=[_table_row(s) for s in overview.accounts],
-        table_columns=COLUMNS,
+        table_columns=columns,
         title="Accounts",
         empty=empty,
     )

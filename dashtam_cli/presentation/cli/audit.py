@@ -22,7 +22,7 @@ COLUMNS = [
     Column(key="error_code", header="error"),
     Column(key="connection_id", header="connection"),
     Column(key="account_id", header="account"),
-    Column(key="context"),
+    Column(key="context", wrap=True),
 ]
 
 

@@ -43,15 +43,15 @@ FIELDS = (
 )
 COLUMNS = [
     Column(key="account"),
-    Column(key="symbol"),
-    Column(key="name"),
+    Column(key="symbol", wrap=False),
+    Column(key="name", wrap=True, priority=5),
     Column(key="quantity", justify="right"),
-    Column(key="price", justify="right"),
+    Column(key="price", justify="right", priority=3),
     Column(key="market_value", header="market value", justify="right"),
-    Column(key="cost_basis", header="cost basis", justify="right"),
-    Column(key="gain", header="unrealised gain", justify="right"),
-    Column(key="currency"),
-    Column(key="weight", header="weight %", justify="right"),
+    Column(key="cost_basis", header="cost basis", justify="right", priority=4),
+    Column(key="gain", header="gain", justify="right"),
+    Column(key="currency", wrap=False, priority=1),
+    Column(key="weight", header="weight %", justify="right", priority=2),
 ]
 _PERCENT = Decimal("0.01")
 
@@ -91,7 +91,7 @@ def _table_row(row: HoldingRow) -> Record:
         "symbol": h.symbol,
         "name": h.security_name,
         "quantity": f"{h.quantity:,f}",
-        "price": amount_text(h.current_price),
+        "price": amount_text(h.current_price, places=None),
         "market_value": amount_text(money_amount(h.market_value)),
         "cost_basis": amount_text(money_amount(h.cost_basis)),
         "gain": amount_text(money_amount(h.unrealized_gain())),

@@ -197,7 +197,7 @@ def show(ctx: typer.Context, ref: ConnectionRef, fmt: FormatOption = OutputForma
                 for a in view.accounts
             ],
             [
-                Column(key="name"),
+                Column(key="name", wrap=True),
                 Column(key="type"),
                 Column(key="number"),
                 Column(key="balance", justify="right"),

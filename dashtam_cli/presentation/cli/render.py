@@ -71,6 +71,35 @@ class Column:
     header: str | None = None
     justify: str = "left"
     style: str | None = None
+    wrap: bool = True
+    """Text may wrap; ``False`` keeps a cell on one line (ids, amounts are never wrapped)."""
+    priority: int = 0
+    """0: always shown. Higher numbers are dropped first when the terminal is too narrow."""
+
+
+#: Text columns keep at least this width before lower-priority columns are dropped.
+_MIN_TEXT_WIDTH = 14
+
+
+def fit_columns(
+    rows: Sequence[Mapping[str, object]], columns: Sequence[Column], width: int
+) -> list[Column]:
+    """Drop optional columns (highest ``priority`` first) until the table fits ``width``."""
+    kept = list(columns)
+
+    def needed(cols: Sequence[Column]) -> int:
+        total = 0
+        for c in cols:
+            natural = max([len(c.header or c.key), *(len(cell(r.get(c.key))) for r in rows)])
+            total += min(natural, _MIN_TEXT_WIDTH) if c.wrap and c.justify != "right" else natural
+        return total + 3 * len(cols)
+
+    while needed(kept) > width:
+        optional = [c for c in kept if c.priority > 0]
+        if not optional:
+            break
+        kept.remove(max(optional, key=lambda c: c.priority))
+    return kept
 
 
 def console(stream: TextIO | None = None) -> Console:
@@ -131,16 +160,31 @@ def emit_rows(
     if not rows:
         out.print(f"[dim]{empty}[/dim]")
         return
+    from rich import box
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left", header_style="bold")
-    for column in columns:
-        table.add_column(column.header or column.key, justify=column.justify, style=column.style)  # type: ignore[arg-type]
+    table = Table(
+        title=title,
+        title_justify="left",
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    shown = fit_columns(rows, columns, out.width)
+    for column in shown:
+        table.add_column(
+            column.header or column.key,
+            justify=column.justify,  # type: ignore[arg-type]
+            style=column.style,
+            # Amounts and ids never break; text wraps so narrow terminals still show every row.
+            no_wrap=column.justify == "right" or not column.wrap,
+            overflow="fold",
+        )
     from rich.markup import escape
 
     for row in rows:
         # Data is never markup: a description like "[ACH] pay [/]" must print as typed.
-        table.add_row(*(escape(cell(row.get(c.key))) for c in columns))
+        table.add_row(*(escape(cell(row.get(c.key))) for c in shown))
     out.print(table)
 
 

@@ -131,7 +131,7 @@ def _print_status(report: StatusReport, services: Services, fmt: OutputFormat) -
         Column(key="last_sync", header="last sync"),
         Column(key="last_result", header="result"),
         Column(key="login_expires_in", header="login expires in"),
-        Column(key="action", header="to do"),
+        Column(key="action", header="to do", wrap=True),
         Column(key="id"),
     ]
     if fmt is OutputFormat.CSV:

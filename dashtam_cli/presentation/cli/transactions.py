@@ -48,16 +48,16 @@ FIELDS = (
     "unit_price",
 )
 COLUMNS = [
-    Column(key="date"),
-    Column(key="account"),
-    Column(key="type"),
-    Column(key="status"),
-    Column(key="symbol"),
-    Column(key="description"),
-    Column(key="quantity", justify="right"),
+    Column(key="date", wrap=False),
+    Column(key="account", priority=2),
+    Column(key="type", wrap=False, priority=1),
+    Column(key="status", wrap=False, priority=4),
+    Column(key="symbol", wrap=False, priority=5),
+    Column(key="description", wrap=True),
+    Column(key="quantity", justify="right", priority=6),
     Column(key="amount", justify="right"),
-    Column(key="currency"),
-    Column(key="id"),
+    Column(key="currency", wrap=False, priority=3),
+    Column(key="id", wrap=False, priority=7),
 ]
 TYPE_HELP = (
     "A type (trade, transfer, income, fee, other) or a subtype "

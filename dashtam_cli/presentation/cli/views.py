@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
+from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING
 from uuid import UUID
 
@@ -37,9 +38,22 @@ def short_id(value: UUID | None) -> str:
     return "" if value is None else str(value)[:SHORT_ID]
 
 
-def amount_text(value: Decimal | None) -> str:
-    """An exact amount with thousands separators for tables (``1234.5600`` -> ``1,234.5600``)."""
-    return "" if value is None else f"{value:,f}"
+def amount_text(value: Decimal | None, *, places: int | None = 2) -> str:
+    """An amount for people: thousands separators, rounded half-even to ``places`` decimals.
+
+    Tables are for reading; JSON and CSV carry the exact stored value. ``places=None`` shows the
+    exact value (prices, quantities).
+    """
+    if value is None:
+        return ""
+    if places is not None and value.as_tuple().exponent < -places:  # type: ignore[operator]
+        value = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+    return f"{value:,f}"
+
+
+def when_text(value: datetime | None) -> str:
+    """``2026-11-26 13:06`` (UTC) for tables."""
+    return "" if value is None else value.strftime("%Y-%m-%d %H:%M")
 
 
 def money_amount(money: Money | None) -> Decimal | None:
