@@ -1,8 +1,9 @@
 """The composition root: the only module that wires infrastructure to the application.
 
-``bootstrap()`` builds settings, logging, the database engine, the unit of work, the secrets
-backend, the event bus and every handler. Keyword arguments default to production adapters so
-tests can pass fakes (a frozen clock, an in-memory key store, another database URL).
+``bootstrap()`` returns an :class:`Application` whose parts are built **on first use**: a command
+pays only for the adapters its handler needs (``accounts list`` never imports the secrets stack,
+the audit writer or the demo provider). Keyword arguments default to production adapters so
+tests can pass fakes (a frozen clock, an in-memory key store, other providers).
 """
 
 from __future__ import annotations
@@ -11,95 +12,42 @@ import contextlib
 import os
 import sys
 import traceback
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from dashtam_cli.application.bus import EventDispatcher, MessageBus
-from dashtam_cli.application.commands import (
-    DisconnectConnection,
-    ExportAccounts,
-    ExportHoldings,
-    ExportTransactions,
-    InitializeWorkspace,
-    RenameConnection,
-    RotateKeys,
-    StartDemo,
-    SyncConnections,
-    UpgradeDatabase,
-)
-from dashtam_cli.application.handlers.accounts import (
-    AccountDetailHandler,
-    AccountListHandler,
-    BalanceHistoryHandler,
-)
-from dashtam_cli.application.handlers.connections import (
-    DisconnectConnectionHandler,
-    ProviderDetailHandler,
-    ProviderListHandler,
-    RenameConnectionHandler,
-)
-from dashtam_cli.application.handlers.demo import StartDemoHandler
-from dashtam_cli.application.handlers.events import wire_default_handlers
-from dashtam_cli.application.handlers.exports import ExportHandler
-from dashtam_cli.application.handlers.holdings import HoldingListHandler
-from dashtam_cli.application.handlers.keys import RotateKeysHandler
-from dashtam_cli.application.handlers.sync import SyncConnectionsHandler
-from dashtam_cli.application.handlers.system import (
-    AuditListHandler,
-    InitializeWorkspaceHandler,
-    StatusHandler,
-    UpgradeDatabaseHandler,
-)
-from dashtam_cli.application.handlers.transactions import (
-    TransactionDetailHandler,
-    TransactionListHandler,
-)
-from dashtam_cli.application.queries import (
-    AccountDetail,
-    AccountList,
-    AuditList,
-    BalanceHistory,
-    HoldingList,
-    ProviderDetail,
-    ProviderList,
-    Status,
-    TransactionDetail,
-    TransactionList,
-)
+from dashtam_cli.application import commands as cmd
+from dashtam_cli.application import queries as qry
 from dashtam_cli.domain.errors import DomainError, ErrorCode, Failure, Result
 from dashtam_cli.domain.protocols import Clock, KeyStore
-from dashtam_cli.domain.providers import Provider, ProviderRegistry
-from dashtam_cli.infrastructure.audit import SqlAuditLog
-from dashtam_cli.infrastructure.database import SqlDatabaseAdmin
-from dashtam_cli.infrastructure.db.engine import UnsupportedDatabaseUrlError, create_engine
-from dashtam_cli.infrastructure.db.export_readers import SqlExportReader
-from dashtam_cli.infrastructure.db.readers import (
-    SqlAccountReader,
-    SqlBalanceReader,
-    SqlConnectionReader,
-    SqlHoldingReader,
-    SqlTransactionReader,
-)
-from dashtam_cli.infrastructure.db.unit_of_work import (
-    DatabaseUnavailableError,
-    SqlUnitOfWorkFactory,
-)
-from dashtam_cli.infrastructure.locks import sync_lock_for
-from dashtam_cli.infrastructure.logging import configure_logging, get_logger
-from dashtam_cli.infrastructure.providers.demo import DemoProvider, demo_provider_state
-from dashtam_cli.infrastructure.secrets import AesGcmCipher, build_keystore
-from dashtam_cli.infrastructure.secrets import probe as probe_keystore
-from dashtam_cli.infrastructure.workspace import LocalWorkspace, SystemClock
 from dashtam_cli.presentation.cli.context import ServicesUnavailableError
 from dashtam_cli.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
+    from dashtam_cli.application.bus import EventDispatcher
+    from dashtam_cli.domain.providers import Provider, ProviderRegistry
+    from dashtam_cli.infrastructure.audit import SqlAuditLog
+    from dashtam_cli.infrastructure.database import SqlDatabaseAdmin
+    from dashtam_cli.infrastructure.db.readers import (
+        SqlAccountReader,
+        SqlConnectionReader,
+    )
+    from dashtam_cli.infrastructure.db.unit_of_work import SqlUnitOfWorkFactory
+    from dashtam_cli.infrastructure.workspace import LocalWorkspace
+
 #: Messages that manage the schema themselves: everything else migrates the database on first use.
-_NO_AUTO_MIGRATE: frozenset[type[Any]] = frozenset({InitializeWorkspace, UpgradeDatabase, Status})
+_NO_AUTO_MIGRATE: frozenset[type[Any]] = frozenset(
+    {cmd.InitializeWorkspace, cmd.UpgradeDatabase, qry.Status}
+)
+
+
+class _Handler(Protocol):
+    async def handle(self, message: Any, /) -> Result[Any]:
+        """Handle one message."""
+        ...
 
 
 class _KeyStoreProbe:
@@ -113,7 +61,9 @@ class _KeyStoreProbe:
         return self._keys.backend
 
     def probe(self) -> Result[None]:
-        return probe_keystore(self._keys)
+        from dashtam_cli.infrastructure.secrets import probe
+
+        return probe(self._keys)
 
 
 class _UnavailableKeyStore:
@@ -149,44 +99,30 @@ class _UnavailableKeyStore:
         return self._fail()
 
 
-class _AutoMigratingBus:
-    """Runs every message through the bus after making sure the schema is current (first use)."""
-
-    def __init__(self, bus: MessageBus, database: SqlDatabaseAdmin, workspace: LocalWorkspace):
-        self._bus = bus
-        self._database = database
-        self._workspace = workspace
-        self._ready = False
-
-    async def execute(self, message: object) -> Result[Any]:
-        if not self._ready and type(message) not in _NO_AUTO_MIGRATE:
-            created = self._workspace.ensure()
-            if isinstance(created, Failure):
-                return created
-            upgraded = await self._database.upgrade()
-            if isinstance(upgraded, Failure):
-                return upgraded
-            self._ready = True
-        try:
-            return await self._bus.execute(message)
-        except DatabaseUnavailableError as exc:
-            # The unit of work raises (it cannot return a Result from __aenter__/__aexit__);
-            # the edge turns it back into the error value it carries.
-            return Failure(error=exc.error)
-
-
-@dataclass(kw_only=True)
 class Application:
-    """The built application as the front ends see it (implements the CLI's ``Services``)."""
+    """The built application as the front ends see it (implements the CLI's ``Services``).
 
-    settings: Settings
-    engine: AsyncEngine
-    bus: _AutoMigratingBus
-    events: EventDispatcher
-    clock: Clock
-    keys: KeyStore
-    audit: SqlAuditLog
-    extras: dict[str, object] = field(default_factory=dict)
+    Every adapter is a cached property, built the first time a handler needs it.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        keys: KeyStore | None = None,
+        providers: Sequence[Provider] | None = None,
+        configure_logs: bool = True,
+    ) -> None:
+        self.settings = settings
+        self._clock = clock
+        self._keys = keys
+        self._providers = providers
+        self._configure_logs = configure_logs
+        self._logging_ready = False
+        self.bus = _LazyBus(self)
+
+    # ----------------------------------------------------------------- paths (Services)
 
     @property
     def data_dir(self) -> Path:
@@ -203,12 +139,370 @@ class Application:
         """The JSON log file."""
         return self.settings.log_file
 
+    # ----------------------------------------------------------------- adapters
+
+    def ensure_logging(self) -> None:
+        """Configure structlog once (stderr + JSON file); done before anything that logs runs."""
+        if self._logging_ready or not self._configure_logs:
+            return
+        from dashtam_cli.infrastructure.logging import configure_logging
+
+        configure_logging(
+            level=self.settings.log_level,
+            fmt=self.settings.log_format,
+            log_file=self.settings.log_file if self.settings.data_dir.is_dir() else None,
+        )
+        self._logging_ready = True
+
+    @cached_property
+    def clock(self) -> Clock:
+        """The clock (UTC)."""
+        if self._clock is not None:
+            return self._clock
+        from dashtam_cli.infrastructure.workspace import SystemClock
+
+        return SystemClock()
+
+    @cached_property
+    def engine(self) -> AsyncEngine:
+        """The async engine (SQLite or PostgreSQL)."""
+        from dashtam_cli.infrastructure.db.engine import UnsupportedDatabaseUrlError, create_engine
+
+        try:
+            return create_engine(self.settings.db_url)
+        except UnsupportedDatabaseUrlError as exc:
+            raise ServicesUnavailableError(
+                DomainError(
+                    code=ErrorCode.CONFIG_INVALID,
+                    message=f"DASHTAM_DATABASE_URL: {exc}",
+                    hint="set DASHTAM_DATABASE_URL to sqlite:///PATH or postgresql://USER@HOST/DB",
+                )
+            ) from None
+
+    @cached_property
+    def uow_factory(self) -> SqlUnitOfWorkFactory:
+        """Units of work on the engine."""
+        from dashtam_cli.infrastructure.db.unit_of_work import SqlUnitOfWorkFactory
+
+        return SqlUnitOfWorkFactory(self.engine)
+
+    @cached_property
+    def workspace(self) -> LocalWorkspace:
+        """The data and config directories."""
+        from dashtam_cli.infrastructure.workspace import LocalWorkspace
+
+        return LocalWorkspace(data_dir=self.settings.data_dir, config_dir=self.settings.config_dir)
+
+    @cached_property
+    def database(self) -> SqlDatabaseAdmin:
+        """Schema inspection and migration."""
+        from dashtam_cli.infrastructure.database import SqlDatabaseAdmin
+
+        return SqlDatabaseAdmin(url=self.settings.db_url, engine=self.engine)
+
+    @cached_property
+    def audit(self) -> SqlAuditLog:
+        """The append-only audit writer (its own transactions)."""
+        from dashtam_cli.infrastructure.audit import SqlAuditLog
+
+        return SqlAuditLog(self.engine)
+
+    @cached_property
+    def events(self) -> EventDispatcher:
+        """The event dispatcher, with the logging and audit handlers subscribed."""
+        self.ensure_logging()
+        from dashtam_cli.application.bus import EventDispatcher
+        from dashtam_cli.application.handlers.events import wire_default_handlers
+
+        dispatcher = EventDispatcher()
+        wire_default_handlers(dispatcher, audit=self.audit)
+        return dispatcher
+
+    @cached_property
+    def keys(self) -> KeyStore:
+        """The data-key store of the configured secrets backend."""
+        self.ensure_logging()
+        if self._keys is not None:
+            return self._keys
+        from dashtam_cli.infrastructure.secrets import build_keystore
+
+        settings = self.settings
+        built = build_keystore(
+            settings.secrets_backend,
+            config_dir=settings.config_dir,
+            master_key=settings.master_key.get_secret_value() if settings.master_key else None,
+        )
+        if isinstance(built, Failure):
+            return _UnavailableKeyStore(settings.secrets_backend, built.error)
+        return built.value
+
+    @cached_property
+    def providers(self) -> ProviderRegistry:
+        """Every provider adapter."""
+        from dashtam_cli.domain.providers import ProviderRegistry
+
+        if self._providers is not None:
+            return ProviderRegistry(self._providers)
+        from dashtam_cli.infrastructure.providers.demo import DemoProvider
+
+        return ProviderRegistry([DemoProvider()])
+
+    @cached_property
+    def connection_reader(self) -> SqlConnectionReader:
+        """Connections for display."""
+        from dashtam_cli.infrastructure.db.readers import SqlConnectionReader
+
+        return SqlConnectionReader(self.engine)
+
+    @cached_property
+    def account_reader(self) -> SqlAccountReader:
+        """Accounts for display."""
+        from dashtam_cli.infrastructure.db.readers import SqlAccountReader
+
+        return SqlAccountReader(self.engine)
+
     async def aclose(self) -> None:
         """Write any queued audit rows, then dispose of the engine's connections."""
         try:
-            await self.audit.aclose()
+            if "audit" in self.__dict__:
+                await self.audit.aclose()
         finally:
-            await self.engine.dispose()
+            if "engine" in self.__dict__:
+                await self.engine.dispose()
+
+
+class _LazyBus:
+    """Routes a message to its handler, building the handler (and its adapters) on first use.
+
+    Before the first message that touches data, it makes sure the data dir exists and the schema
+    is current (migrations are applied on first use).
+    """
+
+    def __init__(self, app: Application) -> None:
+        self._app = app
+        self._handlers: dict[type[Any], _Handler] = {}
+        self._ready = False
+
+    async def execute(self, message: object) -> Result[Any]:
+        """Run the message's handler; database errors come back as error values."""
+        from dashtam_cli.infrastructure.db.unit_of_work import DatabaseUnavailableError
+
+        kind = type(message)
+        factory = _FACTORIES.get(kind)
+        if factory is None:
+            raise LookupError(f"no handler registered for {kind.__name__}")
+        try:
+            if not self._ready and kind not in _NO_AUTO_MIGRATE:
+                created = self._app.workspace.ensure()
+                if isinstance(created, Failure):
+                    return created
+                upgraded = await self._app.database.upgrade()
+                if isinstance(upgraded, Failure):
+                    return upgraded
+                self._ready = True
+            handler = self._handlers.get(kind)
+            if handler is None:
+                handler = self._handlers[kind] = factory(self._app)
+            return await handler.handle(message)
+        except DatabaseUnavailableError as exc:
+            # The unit of work raises (it cannot return a Result from __aenter__/__aexit__);
+            # the edge turns it back into the error value it carries.
+            return Failure(error=exc.error)
+
+
+# ------------------------------------------------------------------------------ handler factories
+# One function per message type; each imports only what its handler needs.
+
+
+def _init(app: Application) -> _Handler:
+    from dashtam_cli.application.handlers.system import InitializeWorkspaceHandler
+
+    keys = app.keys
+    return InitializeWorkspaceHandler(
+        workspace=app.workspace, database=app.database, keys=keys, secrets=_KeyStoreProbe(keys)
+    )
+
+
+def _upgrade(app: Application) -> _Handler:
+    from dashtam_cli.application.handlers.system import UpgradeDatabaseHandler
+
+    return UpgradeDatabaseHandler(database=app.database)
+
+
+def _status(app: Application) -> _Handler:
+    from dashtam_cli.application.handlers.system import StatusHandler
+
+    return StatusHandler(
+        database=app.database,
+        secrets=_KeyStoreProbe(app.keys),
+        connections=app.connection_reader,
+        clock=app.clock,
+    )
+
+
+def _audit_list(app: Application) -> _Handler:
+    from dashtam_cli.application.handlers.system import AuditListHandler
+
+    return AuditListHandler(audit=app.audit)
+
+
+def _rotate(app: Application) -> _Handler:
+    from dashtam_cli.application.handlers.keys import RotateKeysHandler
+    from dashtam_cli.infrastructure.secrets import AesGcmCipher
+
+    keys = app.keys
+    return RotateKeysHandler(
+        uow_factory=app.uow_factory,
+        keys=keys,
+        cipher=AesGcmCipher(keys),
+        events=app.events,
+        clock=app.clock,
+    )
+
+
+def _sync(app: Application) -> _Handler:
+    from dashtam_cli.application.handlers.sync import SyncConnectionsHandler
+    from dashtam_cli.infrastructure.locks import sync_lock_for
+
+    return SyncConnectionsHandler(
+        uow_factory=app.uow_factory,
+        providers=app.providers,
+        events=app.events,
+        clock=app.clock,
+        lock=sync_lock_for(app.settings.db_url, app.engine, data_dir=app.settings.data_dir),
+    )
+
+
+def _demo(app: Application) -> _Handler:
+    from dashtam_cli.application.handlers.demo import StartDemoHandler
+    from dashtam_cli.infrastructure.providers.demo import demo_provider_state
+
+    return StartDemoHandler(
+        uow_factory=app.uow_factory,
+        events=app.events,
+        clock=app.clock,
+        demo_state=demo_provider_state,
+    )
+
+
+def _provider_list(app: Application) -> _Handler:
+    from dashtam_cli.application.handlers.connections import ProviderListHandler
+
+    return ProviderListHandler(
+        connections=app.connection_reader, accounts=app.account_reader, clock=app.clock
+    )
+
+
+def _provider_detail(app: Application) -> _Handler:
+    from dashtam_cli.application.handlers.connections import ProviderDetailHandler
+
+    return ProviderDetailHandler(
+        connections=app.connection_reader, accounts=app.account_reader, clock=app.clock
+    )
+
+
+def _rename(app: Application) -> _Handler:
+    from dashtam_cli.application.handlers.connections import RenameConnectionHandler
+
+    return RenameConnectionHandler(uow_factory=app.uow_factory, clock=app.clock)
+
+
+def _disconnect(app: Application) -> _Handler:
+    from dashtam_cli.application.handlers.connections import DisconnectConnectionHandler
+
+    return DisconnectConnectionHandler(
+        uow_factory=app.uow_factory, events=app.events, clock=app.clock
+    )
+
+
+def _account_list(app: Application) -> _Handler:
+    from dashtam_cli.application.handlers.accounts import AccountListHandler
+
+    return AccountListHandler(connections=app.connection_reader, accounts=app.account_reader)
+
+
+def _account_detail(app: Application) -> _Handler:
+    from dashtam_cli.application.handlers.accounts import AccountDetailHandler
+    from dashtam_cli.infrastructure.db.readers import SqlBalanceReader, SqlHoldingReader
+
+    return AccountDetailHandler(
+        connections=app.connection_reader,
+        accounts=app.account_reader,
+        holdings=SqlHoldingReader(app.engine),
+        balances=SqlBalanceReader(app.engine),
+    )
+
+
+def _transaction_list(app: Application) -> _Handler:
+    from dashtam_cli.application.handlers.transactions import TransactionListHandler
+    from dashtam_cli.infrastructure.db.readers import SqlTransactionReader
+
+    return TransactionListHandler(
+        connections=app.connection_reader,
+        accounts=app.account_reader,
+        transactions=SqlTransactionReader(app.engine),
+    )
+
+
+def _transaction_detail(app: Application) -> _Handler:
+    from dashtam_cli.application.handlers.transactions import TransactionDetailHandler
+    from dashtam_cli.infrastructure.db.readers import SqlTransactionReader
+
+    return TransactionDetailHandler(
+        connections=app.connection_reader,
+        accounts=app.account_reader,
+        transactions=SqlTransactionReader(app.engine),
+    )
+
+
+def _holding_list(app: Application) -> _Handler:
+    from dashtam_cli.application.handlers.holdings import HoldingListHandler
+    from dashtam_cli.infrastructure.db.readers import SqlHoldingReader
+
+    return HoldingListHandler(accounts=app.account_reader, holdings=SqlHoldingReader(app.engine))
+
+
+def _balance_history(app: Application) -> _Handler:
+    from dashtam_cli.application.handlers.accounts import BalanceHistoryHandler
+    from dashtam_cli.infrastructure.db.readers import SqlBalanceReader
+
+    return BalanceHistoryHandler(accounts=app.account_reader, balances=SqlBalanceReader(app.engine))
+
+
+def _export(app: Application) -> _Handler:
+    from dashtam_cli.application.handlers.exports import ExportHandler
+    from dashtam_cli.infrastructure.db.export_readers import SqlExportReader
+
+    return ExportHandler(
+        exports=SqlExportReader(app.engine),
+        accounts=app.account_reader,
+        connections=app.connection_reader,
+        events=app.events,
+    )
+
+
+_FACTORIES: dict[type[Any], Callable[[Application], _Handler]] = {
+    cmd.InitializeWorkspace: _init,
+    cmd.UpgradeDatabase: _upgrade,
+    qry.Status: _status,
+    qry.AuditList: _audit_list,
+    cmd.RotateKeys: _rotate,
+    cmd.SyncConnections: _sync,
+    cmd.StartDemo: _demo,
+    qry.ProviderList: _provider_list,
+    qry.ProviderDetail: _provider_detail,
+    cmd.RenameConnection: _rename,
+    cmd.DisconnectConnection: _disconnect,
+    qry.AccountList: _account_list,
+    qry.AccountDetail: _account_detail,
+    qry.TransactionList: _transaction_list,
+    qry.TransactionDetail: _transaction_detail,
+    qry.HoldingList: _holding_list,
+    qry.BalanceHistory: _balance_history,
+    cmd.ExportTransactions: _export,
+    cmd.ExportAccounts: _export,
+    cmd.ExportHoldings: _export,
+}
 
 
 def _settings_error(exc: Exception) -> DomainError:
@@ -236,173 +530,39 @@ async def bootstrap(
     providers: Sequence[Provider] | None = None,
     configure_logs: bool = True,
 ) -> Application:
-    """Build the application.
+    """Build the application (its adapters are created when first needed).
 
     Raises:
-        ServicesUnavailableError: the configuration is invalid (exit code 2) or the database URL
-            is not one Dashtam supports.
+        ServicesUnavailableError: the configuration is invalid (exit code 2).
     """
     if settings is None:
         try:
             settings = load_settings()
         except Exception as exc:
             raise ServicesUnavailableError(_settings_error(exc)) from None
-    if configure_logs:
-        configure_logging(
-            level=settings.log_level,
-            fmt=settings.log_format,
-            log_file=settings.log_file if settings.data_dir.is_dir() else None,
-        )
-    clock = clock or SystemClock()
+    from dashtam_cli.infrastructure.db.engine import UnsupportedDatabaseUrlError, database_backend
+
     try:
-        engine = create_engine(settings.db_url)
+        database_backend(settings.db_url)
     except UnsupportedDatabaseUrlError as exc:
         raise ServicesUnavailableError(
             DomainError(
                 code=ErrorCode.CONFIG_INVALID,
-                message=str(exc),
+                message=f"DASHTAM_DATABASE_URL: {exc}",
                 hint="set DASHTAM_DATABASE_URL to sqlite:///PATH or postgresql://USER@HOST/DB",
             )
         ) from None
-    if keys is None:
-        built = build_keystore(
-            settings.secrets_backend,
-            config_dir=settings.config_dir,
-            master_key=settings.master_key.get_secret_value() if settings.master_key else None,
-        )
-        keys = (
-            _UnavailableKeyStore(settings.secrets_backend, built.error)
-            if isinstance(built, Failure)
-            else built.value
-        )
-    cipher = AesGcmCipher(keys)
-    workspace = LocalWorkspace(data_dir=settings.data_dir, config_dir=settings.config_dir)
-    database = SqlDatabaseAdmin(url=settings.db_url, engine=engine)
-    uow_factory = SqlUnitOfWorkFactory(engine)
-    audit = SqlAuditLog(engine)
-    events = EventDispatcher()
-    wire_default_handlers(events, audit=audit)
-
-    bus = MessageBus()
-    bus.register(
-        InitializeWorkspace,
-        InitializeWorkspaceHandler(
-            workspace=workspace, database=database, keys=keys, secrets=_KeyStoreProbe(keys)
-        ),
-    )
-    bus.register(UpgradeDatabase, UpgradeDatabaseHandler(database=database))
-    bus.register(
-        Status,
-        StatusHandler(
-            database=database,
-            secrets=_KeyStoreProbe(keys),
-            connections=SqlConnectionReader(engine),
-            clock=clock,
-        ),
-    )
-    bus.register(AuditList, AuditListHandler(audit=audit))
-    bus.register(
-        RotateKeys,
-        RotateKeysHandler(
-            uow_factory=uow_factory, keys=keys, cipher=cipher, events=events, clock=clock
-        ),
-    )
-    _register_read_side(bus, engine=engine, uow_factory=uow_factory, events=events, clock=clock)
-    _register_exports(bus, engine=engine, events=events)
-    registry = ProviderRegistry(providers if providers is not None else [DemoProvider()])
-    bus.register(
-        SyncConnections,
-        SyncConnectionsHandler(
-            uow_factory=uow_factory,
-            providers=registry,
-            events=events,
-            clock=clock,
-            lock=sync_lock_for(settings.db_url, engine, data_dir=settings.data_dir),
-        ),
-    )
-    bus.register(
-        StartDemo,
-        StartDemoHandler(
-            uow_factory=uow_factory, events=events, clock=clock, demo_state=demo_provider_state
-        ),
-    )
     return Application(
-        settings=settings,
-        engine=engine,
-        bus=_AutoMigratingBus(bus, database, workspace),
-        events=events,
-        clock=clock,
-        keys=keys,
-        audit=audit,
+        settings, clock=clock, keys=keys, providers=providers, configure_logs=configure_logs
     )
-
-
-def _register_read_side(
-    bus: MessageBus,
-    *,
-    engine: AsyncEngine,
-    uow_factory: SqlUnitOfWorkFactory,
-    events: EventDispatcher,
-    clock: Clock,
-) -> None:
-    """Connections, accounts, transactions, holdings and balance history (lists and shows)."""
-    connections = SqlConnectionReader(engine)
-    accounts = SqlAccountReader(engine)
-    transactions = SqlTransactionReader(engine)
-    holdings = SqlHoldingReader(engine)
-    balances = SqlBalanceReader(engine)
-    bus.register(
-        ProviderList,
-        ProviderListHandler(connections=connections, accounts=accounts, clock=clock),
-    )
-    bus.register(
-        ProviderDetail,
-        ProviderDetailHandler(connections=connections, accounts=accounts, clock=clock),
-    )
-    bus.register(RenameConnection, RenameConnectionHandler(uow_factory=uow_factory, clock=clock))
-    bus.register(
-        DisconnectConnection,
-        DisconnectConnectionHandler(uow_factory=uow_factory, events=events, clock=clock),
-    )
-    bus.register(AccountList, AccountListHandler(connections=connections, accounts=accounts))
-    bus.register(
-        AccountDetail,
-        AccountDetailHandler(
-            connections=connections, accounts=accounts, holdings=holdings, balances=balances
-        ),
-    )
-    bus.register(
-        TransactionList,
-        TransactionListHandler(
-            connections=connections, accounts=accounts, transactions=transactions
-        ),
-    )
-    bus.register(
-        TransactionDetail,
-        TransactionDetailHandler(
-            connections=connections, accounts=accounts, transactions=transactions
-        ),
-    )
-    bus.register(HoldingList, HoldingListHandler(accounts=accounts, holdings=holdings))
-    bus.register(BalanceHistory, BalanceHistoryHandler(accounts=accounts, balances=balances))
-
-
-def _register_exports(bus: MessageBus, *, engine: AsyncEngine, events: EventDispatcher) -> None:
-    """``dashtam export``: one handler streaming every kind of export."""
-    handler = ExportHandler(
-        exports=SqlExportReader(engine),
-        accounts=SqlAccountReader(engine),
-        connections=SqlConnectionReader(engine),
-        events=events,
-    )
-    bus.register(ExportTransactions, handler)
-    bus.register(ExportAccounts, handler)
-    bus.register(ExportHoldings, handler)
 
 
 def report_crash(exc: BaseException) -> int:
     """Last line of defence for a bug: log the traceback to the log file, print one line, exit 1."""
-    with contextlib.suppress(Exception):  # reporting a bug must never raise another
+    # Reporting a bug must never raise another; and stdout stays the product's, even here.
+    with contextlib.suppress(Exception), contextlib.redirect_stdout(sys.stderr):
+        from dashtam_cli.infrastructure.logging import get_logger
+
         get_logger("dashtam").error("unexpected_error", exc_info=exc)
     if os.environ.get("DASHTAM_DEBUG"):
         traceback.print_exception(exc)
@@ -412,3 +572,6 @@ def report_crash(exc: BaseException) -> int:
         "set DASHTAM_DEBUG=1 to print it\n"
     )
     return 1
+
+
+__all__ = ["Application", "bootstrap", "report_crash"]
