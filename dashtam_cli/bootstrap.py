@@ -28,13 +28,11 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from dashtam_cli.application.bus import EventDispatcher
+    from dashtam_cli.application.ports import ConnectionReader
     from dashtam_cli.domain.providers import Provider, ProviderRegistry
     from dashtam_cli.infrastructure.audit import SqlAuditLog
     from dashtam_cli.infrastructure.database import SqlDatabaseAdmin
-    from dashtam_cli.infrastructure.db.readers import (
-        SqlAccountReader,
-        SqlConnectionReader,
-    )
+    from dashtam_cli.infrastructure.db.sqlite_readers import SqliteReaders
     from dashtam_cli.infrastructure.db.unit_of_work import SqlUnitOfWorkFactory
     from dashtam_cli.infrastructure.workspace import LocalWorkspace
 
@@ -198,7 +196,8 @@ class Application:
         """Schema inspection and migration."""
         from dashtam_cli.infrastructure.database import SqlDatabaseAdmin
 
-        return SqlDatabaseAdmin(url=self.settings.db_url, engine=self.engine)
+        # the engine is built only if needed: a current SQLite schema is checked with sqlite3
+        return SqlDatabaseAdmin(url=self.settings.db_url, engine=lambda: self.engine)
 
     @cached_property
     def audit(self) -> SqlAuditLog:
@@ -248,27 +247,78 @@ class Application:
         return ProviderRegistry([DemoProvider()])
 
     @cached_property
-    def connection_reader(self) -> SqlConnectionReader:
+    def sqlite_readers(self) -> SqliteReaders | None:
+        """Readers on the standard library ``sqlite3`` when the database is a SQLite file.
+
+        They never import SQLAlchemy (most of a read command's start-up time). None for
+        PostgreSQL and in-memory SQLite, which read through the engine.
+        """
+        from dashtam_cli.infrastructure.db.engine import sqlite_path
+
+        path = sqlite_path(self.settings.db_url)
+        if path is None:
+            return None
+        from dashtam_cli.infrastructure.db.sqlite_readers import SqliteReaders
+
+        return SqliteReaders(path)
+
+    @cached_property
+    def connection_reader(self) -> ConnectionReader:
         """Connections for display."""
+        if (fast := self.sqlite_readers) is not None:
+            return fast.connections
         from dashtam_cli.infrastructure.db.readers import SqlConnectionReader
 
         return SqlConnectionReader(self.engine)
 
     @cached_property
-    def account_reader(self) -> SqlAccountReader:
+    def account_reader(self) -> qry.AccountReader:
         """Accounts for display."""
+        if (fast := self.sqlite_readers) is not None:
+            return fast.accounts
         from dashtam_cli.infrastructure.db.readers import SqlAccountReader
 
         return SqlAccountReader(self.engine)
 
+    @cached_property
+    def transaction_reader(self) -> qry.TransactionReader:
+        """Transactions for display."""
+        if (fast := self.sqlite_readers) is not None:
+            return fast.transactions
+        from dashtam_cli.infrastructure.db.readers import SqlTransactionReader
+
+        return SqlTransactionReader(self.engine)
+
+    @cached_property
+    def holding_reader(self) -> qry.HoldingReader:
+        """Holdings for display."""
+        if (fast := self.sqlite_readers) is not None:
+            return fast.holdings
+        from dashtam_cli.infrastructure.db.readers import SqlHoldingReader
+
+        return SqlHoldingReader(self.engine)
+
+    @cached_property
+    def balance_reader(self) -> qry.BalanceReader:
+        """Balance snapshots for display."""
+        if (fast := self.sqlite_readers) is not None:
+            return fast.balances
+        from dashtam_cli.infrastructure.db.readers import SqlBalanceReader
+
+        return SqlBalanceReader(self.engine)
+
     async def aclose(self) -> None:
-        """Write any queued audit rows, then dispose of the engine's connections."""
+        """Write any queued audit rows, then dispose of the connections that were opened."""
         try:
             if "audit" in self.__dict__:
                 await self.audit.aclose()
         finally:
-            if "engine" in self.__dict__:
-                await self.engine.dispose()
+            try:
+                if (fast := self.__dict__.get("sqlite_readers")) is not None:
+                    fast.close()
+            finally:
+                if "engine" in self.__dict__:
+                    await self.engine.dispose()
 
 
 class _LazyBus:
@@ -285,7 +335,7 @@ class _LazyBus:
 
     async def execute(self, message: object) -> Result[Any]:
         """Run the message's handler; database errors come back as error values."""
-        from dashtam_cli.infrastructure.db.unit_of_work import DatabaseUnavailableError
+        from dashtam_cli.infrastructure.db.errors import DatabaseUnavailableError
 
         kind = type(message)
         factory = _FACTORIES.get(kind)
@@ -423,58 +473,64 @@ def _account_list(app: Application) -> _Handler:
 
 def _account_detail(app: Application) -> _Handler:
     from dashtam_cli.application.handlers.accounts import AccountDetailHandler
-    from dashtam_cli.infrastructure.db.readers import SqlBalanceReader, SqlHoldingReader
 
     return AccountDetailHandler(
         connections=app.connection_reader,
         accounts=app.account_reader,
-        holdings=SqlHoldingReader(app.engine),
-        balances=SqlBalanceReader(app.engine),
+        holdings=app.holding_reader,
+        balances=app.balance_reader,
     )
 
 
 def _transaction_list(app: Application) -> _Handler:
     from dashtam_cli.application.handlers.transactions import TransactionListHandler
-    from dashtam_cli.infrastructure.db.readers import SqlTransactionReader
 
     return TransactionListHandler(
         connections=app.connection_reader,
         accounts=app.account_reader,
-        transactions=SqlTransactionReader(app.engine),
+        transactions=app.transaction_reader,
     )
 
 
 def _transaction_detail(app: Application) -> _Handler:
     from dashtam_cli.application.handlers.transactions import TransactionDetailHandler
-    from dashtam_cli.infrastructure.db.readers import SqlTransactionReader
 
     return TransactionDetailHandler(
         connections=app.connection_reader,
         accounts=app.account_reader,
-        transactions=SqlTransactionReader(app.engine),
+        transactions=app.transaction_reader,
     )
 
 
 def _holding_list(app: Application) -> _Handler:
     from dashtam_cli.application.handlers.holdings import HoldingListHandler
-    from dashtam_cli.infrastructure.db.readers import SqlHoldingReader
 
-    return HoldingListHandler(accounts=app.account_reader, holdings=SqlHoldingReader(app.engine))
+    return HoldingListHandler(accounts=app.account_reader, holdings=app.holding_reader)
 
 
 def _balance_history(app: Application) -> _Handler:
     from dashtam_cli.application.handlers.accounts import BalanceHistoryHandler
-    from dashtam_cli.infrastructure.db.readers import SqlBalanceReader
 
-    return BalanceHistoryHandler(accounts=app.account_reader, balances=SqlBalanceReader(app.engine))
+    return BalanceHistoryHandler(accounts=app.account_reader, balances=app.balance_reader)
 
 
 def _export(app: Application) -> _Handler:
     from dashtam_cli.application.handlers.exports import ExportHandler
-    from dashtam_cli.infrastructure.db.export_readers import SqlExportReader
+    from dashtam_cli.application.ports import ExportReader
+    from dashtam_cli.infrastructure.db.engine import sqlite_path
 
+    exports: ExportReader
+    if (path := sqlite_path(app.settings.db_url)) is not None:
+        # a SQLite file streams through sqlite3: no SQLAlchemy import, no thread per chunk
+        from dashtam_cli.infrastructure.db.sqlite_export_readers import SqliteExportReader
+
+        exports = SqliteExportReader(path)
+    else:
+        from dashtam_cli.infrastructure.db.export_readers import SqlExportReader
+
+        exports = SqlExportReader(app.engine)
     return ExportHandler(
-        exports=SqlExportReader(app.engine),
+        exports=exports,
         accounts=app.account_reader,
         connections=app.connection_reader,
         events=app.events,

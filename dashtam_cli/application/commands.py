@@ -62,6 +62,7 @@ class DisconnectConnection:
 # ============================================================================ exports
 # ``dashtam export``. A sink is handed in by the front end (it owns files and streams); this
 # section's imports live here so the module stays append-only.
+from dataclasses import field  # noqa: E402
 from typing import TYPE_CHECKING  # noqa: E402
 
 from dashtam_cli.application.queries import TransactionFilter  # noqa: E402
@@ -72,10 +73,10 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ExportTransactions:
-    """``dashtam export transactions``: stream the transactions matching ``filters`` into ``sink``."""
+    """``dashtam export transactions``: the transactions matching ``filters``, into ``sink``."""
 
     sink: ExportSink
-    filters: TransactionFilter = TransactionFilter()
+    filters: TransactionFilter = field(default_factory=TransactionFilter)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

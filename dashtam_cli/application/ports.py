@@ -267,7 +267,11 @@ class ExportReader(Protocol):
     def transactions(
         self, criteria: TransactionCriteria, *, chunk_size: int
     ) -> AsyncGenerator[ExportChunk]:
-        """Matching transactions (:data:`TRANSACTION_EXPORT`), oldest first (date, then id)."""
+        """Matching transactions (:data:`TRANSACTION_EXPORT`), oldest first.
+
+        Same-day rows come in a stable order (the order they were stored on SQLite, by id on
+        PostgreSQL).
+        """
         ...
 
     def accounts(

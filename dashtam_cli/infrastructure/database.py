@@ -1,11 +1,16 @@
 """Database administration for ``init``, ``status`` and ``db``: location, revision, upgrade.
 
 The revision check runs one plain query and compares it to :data:`SCHEMA_HEAD`, so the common
-case (schema already current) never imports Alembic; Alembic runs only to actually migrate.
+case (schema already current) never imports Alembic; Alembic runs only to actually migrate. On a
+SQLite file that query goes through the standard library ``sqlite3`` module (read-only), and the
+engine is built only when something needs it, so the check does not import SQLAlchemy either.
 """
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dashtam_cli.application.ports import DatabaseInfo
@@ -19,12 +24,20 @@ if TYPE_CHECKING:
 SCHEMA_HEAD = "0001"
 
 
-def database_failure(exc: Exception, *, url: str) -> Result[DatabaseInfo]:
-    """Translate a driver or SQLAlchemy exception into a database error value."""
-    from sqlalchemy.exc import InterfaceError, OperationalError
+#: How long a read-only revision check waits for a writer's lock (milliseconds).
+_BUSY_TIMEOUT_MS = 5000
 
+
+def database_failure(exc: Exception, *, url: str) -> Result[DatabaseInfo]:
+    """Translate a driver (``sqlite3``) or SQLAlchemy exception into a database error value."""
     where = describe_location(url)
-    if isinstance(exc, OperationalError | InterfaceError | OSError):
+    if isinstance(exc, sqlite3.Error):
+        unreachable = isinstance(exc, sqlite3.OperationalError | sqlite3.InterfaceError)
+    else:
+        from sqlalchemy.exc import InterfaceError, OperationalError
+
+        unreachable = isinstance(exc, OperationalError | InterfaceError | OSError)
+    if unreachable:
         return fail(
             ErrorCode.DATABASE_UNREACHABLE,
             f"cannot open the database at {where}: {type(exc.__cause__ or exc).__name__}",
@@ -39,12 +52,49 @@ def database_failure(exc: Exception, *, url: str) -> Result[DatabaseInfo]:
     )
 
 
-class SqlDatabaseAdmin:
-    """Implements the ``DatabaseAdmin`` port over an async engine."""
+def sqlite_revision(path: Path) -> str | None:
+    """The revision stamped in a SQLite file, read with the standard library (read-only).
 
-    def __init__(self, *, url: str, engine: AsyncEngine) -> None:
+    Returns None for a missing or empty file, or one without an ``alembic_version`` table.
+
+    Raises:
+        sqlite3.Error: the file cannot be opened or read.
+    """
+    if not path.exists() or path.stat().st_size == 0:
+        return None
+    connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        connection.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+        exists = connection.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+        ).fetchone()
+        if exists is None:
+            return None
+        row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+    finally:
+        connection.close()
+    return None if row is None else str(row[0])
+
+
+class SqlDatabaseAdmin:
+    """Implements the ``DatabaseAdmin`` port over an async engine.
+
+    The engine may be given as a factory: it is then built only when PostgreSQL, an in-memory
+    SQLite database or a migration needs it.
+    """
+
+    def __init__(self, *, url: str, engine: AsyncEngine | Callable[[], AsyncEngine]) -> None:
+        """Administer the database at ``url`` through ``engine`` (or the engine it builds)."""
         self._url = url
-        self._engine = engine
+        self._engine_source = engine
+        self._built: AsyncEngine | None = None
+
+    @property
+    def _engine(self) -> AsyncEngine:
+        if self._built is None:
+            source = self._engine_source
+            self._built = source() if callable(source) else source
+        return self._built
 
     def _info(self, revision: str | None) -> DatabaseInfo:
         return DatabaseInfo(
@@ -56,12 +106,12 @@ class SqlDatabaseAdmin:
 
     async def current_revision(self) -> str | None:
         """The stamped revision (None for an empty database). Never creates a SQLite file."""
+        path = sqlite_path(self._url)
+        if path is not None:
+            return sqlite_revision(path)
         from sqlalchemy import text
         from sqlalchemy.exc import DBAPIError
 
-        path = sqlite_path(self._url)
-        if path is not None and (not path.exists() or path.stat().st_size == 0):
-            return None
         async with self._engine.connect() as connection:
             try:
                 row = await connection.execute(text("SELECT version_num FROM alembic_version"))

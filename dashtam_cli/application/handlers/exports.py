@@ -76,11 +76,13 @@ async def _nothing() -> AsyncGenerator[ExportChunk]:
 
 
 def _error_of(exc: Exception) -> DomainError:
-    """The error an adapter exception carries (``DatabaseUnavailableError.error``), else internal."""
+    """The error an adapter exception carries (``DatabaseUnavailableError.error``) or INTERNAL."""
     error = getattr(exc, "error", None)
     if isinstance(error, DomainError):
         return error
-    return DomainError(code=ErrorCode.INTERNAL, message=f"the export crashed ({type(exc).__name__})")
+    return DomainError(
+        code=ErrorCode.INTERNAL, message=f"the export crashed ({type(exc).__name__})"
+    )
 
 
 class ExportHandler:
@@ -214,9 +216,7 @@ class ExportHandler:
             case ExportAccounts(connection_ref=ref, include_inactive=include_inactive):
                 connection_id: UUID | None = None
                 if ref is not None:
-                    connection = resolve_connection(
-                        ref, await self._connections.list_connections()
-                    )
+                    connection = resolve_connection(ref, await self._connections.list_connections())
                     if isinstance(connection, Failure):
                         return connection
                     connection_id = connection.value.id

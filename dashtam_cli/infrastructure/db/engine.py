@@ -30,6 +30,9 @@ _SQLITE_PRAGMAS = (
     "PRAGMA foreign_keys=ON",
     "PRAGMA busy_timeout=5000",
     "PRAGMA synchronous=NORMAL",
+    # 64 MB page cache: the unique and id indexes of a large table outgrow the 2 MB default,
+    # and random-order index inserts then hit the disk (22 s -> 16 s for 1M upserts here).
+    "PRAGMA cache_size=-65536",
 )
 
 

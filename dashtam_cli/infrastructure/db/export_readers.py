@@ -1,35 +1,42 @@
-"""Streaming reads for ``dashtam export``: rows leave the database already in exported form.
+"""Streaming reads for ``dashtam export`` through SQLAlchemy (PostgreSQL, in-memory SQLite).
 
-Implements the application's ``ExportReader``. An export of a million transactions must run in
-constant memory and about as fast as the ``csv`` module over a raw ``sqlite3`` cursor, so:
+Implements the application's ``ExportReader``; a SQLite *file* is exported by the lighter
+:class:`~dashtam_cli.infrastructure.db.sqlite_export_readers.SqliteExportReader` (standard library
+``sqlite3``), which writes exactly the same rows. A million-row export runs in constant memory:
 
 * rows stream through a server-side cursor (``AsyncConnection.stream`` with ``yield_per``) and
   are handed on a partition at a time, never collected;
-* exactly the exported columns are selected, in output order, and no entity, dict or ``Decimal``
-  is built per row: a column that needs converting is converted once per chunk, column-wise;
-* on SQLite the stored text is already almost the exported text. A ``DecimalType`` holds the exact
-  ``str(Decimal)`` and a ``Date`` holds ``YYYY-MM-DD``: both pass straight through (never via a
-  float). A ``Uuid`` is stored as 32 hex digits: dashes are inserted by slicing (measured: half the
-  cost of doing it in SQL with ``printf``/``substr``). A ``UtcDateTime`` is stored as
-  ``YYYY-MM-DD HH:MM:SS.ffffff`` in UTC and becomes ``YYYY-MM-DDTHH:MM:SS.ffffff+00:00`` (without
-  ``.000000``, exactly like ``datetime.isoformat``). Foreign keys and instants repeat a lot (one
-  account per thousands of rows, one ``created_at`` per synced batch), so they are converted
-  through a cache that lives for one chunk;
-* on PostgreSQL the same shapes come from ``CAST(uuid AS TEXT)`` and ``to_char``; ``NUMERIC``
-  arrives as ``Decimal`` and becomes ``str(Decimal)``, so both backends write identical text for
-  identical data.
+* exactly the exported columns are selected, in output order, and no entity or dict is built per
+  row;
+* on PostgreSQL the text shapes come from SQL: ``CAST(uuid AS TEXT)``, ``to_char`` for dates and
+  instants (``YYYY-MM-DDTHH:MM:SS.ffffff+00:00`` in UTC, without ``.000000`` like
+  ``datetime.isoformat``). ``NUMERIC`` arrives as ``Decimal`` and becomes ``str(Decimal)``, so both
+  backends write identical text for identical data;
+* on SQLite the stored text is read as is and converted like ``SqliteExportReader`` does.
 
 Transactions are filtered by the same :func:`transaction_conditions` as ``transactions list``.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import AsyncGenerator, Callable, Sequence
-from enum import Enum, auto
+from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, String, Text, cast, func, literal, select, true, type_coerce
+from sqlalchemy import (
+    Boolean,
+    Date,
+    Select,
+    String,
+    Text,
+    Uuid,
+    cast,
+    func,
+    literal,
+    literal_column,
+    select,
+    true,
+    type_coerce,
+)
 from sqlalchemy.exc import DBAPIError
 
 from dashtam_cli.application.ports import (
@@ -42,6 +49,17 @@ from dashtam_cli.application.ports import (
 )
 from dashtam_cli.infrastructure.db.readers import transaction_conditions
 from dashtam_cli.infrastructure.db.schema import accounts, holdings, transactions
+from dashtam_cli.infrastructure.db.sqlite_export_readers import (
+    SQLITE_CONVERTERS,
+    ColumnKind,
+    Conversions,
+    ConverterFactory,
+    conversions_for,
+    converted,
+    kinds_of,
+    plain,
+)
+from dashtam_cli.infrastructure.db.types import DecimalType, UtcDateTime
 from dashtam_cli.infrastructure.db.unit_of_work import DatabaseUnavailableError, database_error
 
 if TYPE_CHECKING:
@@ -53,96 +71,38 @@ if TYPE_CHECKING:
     from dashtam_cli.application.queries import TransactionCriteria
 
 _SQLITE = "sqlite"
-#: ``YYYY-MM-DD HH:MM:SS`` and ``YYYY-MM-DD HH:MM:SS.ffffff``: how ``UtcDateTime`` stores instants.
-_STORED_INSTANT_LENGTHS = (19, 26)
 
 
-class _Kind(Enum):
-    """How a column's stored value becomes its exported text."""
+def schema_kind(column: Column[Any]) -> ColumnKind:
+    """The storage kind of a schema column, from its SQLAlchemy type.
 
-    TEXT = auto()
-    UUID = auto()
-    DECIMAL = auto()
-    DATE = auto()
-    INSTANT = auto()
-    BOOLEAN = auto()
-
-
-def _kind(column: Column[Any]) -> _Kind:
-    """The conversion a schema column needs, from its SQLAlchemy type."""
-    from sqlalchemy import Boolean, Date, Uuid
-
-    from dashtam_cli.infrastructure.db.types import DecimalType, UtcDateTime
-
+    Raises:
+        TypeError: a type no export knows how to write.
+    """
     kind = column.type
     if isinstance(kind, Uuid):
-        return _Kind.UUID
+        return ColumnKind.KEY if column.primary_key and not column.nullable else ColumnKind.UUID
     if isinstance(kind, DecimalType):
-        return _Kind.DECIMAL
+        return ColumnKind.DECIMAL
     if isinstance(kind, UtcDateTime):
-        return _Kind.INSTANT
+        return ColumnKind.INSTANT
     if isinstance(kind, Date):
-        return _Kind.DATE
+        return ColumnKind.DATE
     if isinstance(kind, Boolean):
-        return _Kind.BOOLEAN
+        return ColumnKind.BOOLEAN
     if isinstance(kind, String):
-        return _Kind.TEXT
+        return ColumnKind.TEXT
     raise TypeError(f"no export conversion for {column.table.name}.{column.name} ({kind!r})")
 
 
-# --------------------------------------------------------------- SQLite: stored text -> output
+def _decimal_text(value: Any) -> ExportValue:
+    """A PostgreSQL ``NUMERIC`` value (``Decimal``) -> ``str(Decimal)``, exact."""
+    return None if value is None else str(value)
 
 
-def uuid_text(stored: str) -> str:
-    """32 stored hex digits -> the canonical ``8-4-4-4-12`` form (``str(UUID)``)."""
-    return f"{stored[:8]}-{stored[8:12]}-{stored[12:16]}-{stored[16:20]}-{stored[20:]}"
-
-
-def instant_text(stored: str) -> str:
-    """A stored UTC instant -> ``datetime.isoformat()`` of the aware UTC datetime."""
-    if len(stored) in _STORED_INSTANT_LENGTHS and stored[10] == " ":
-        clock = stored[11:19] if stored.endswith(".000000") else stored[11:]
-        return f"{stored[:10]}T{clock}+00:00"
-    # not the shape UtcDateTime writes: parse it the way its result processor does
-    parsed = dt.datetime.fromisoformat(stored)
-    aware = parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed.astimezone(dt.UTC)
-    return aware.isoformat()
-
-
-class _Memo(dict[Any, ExportValue]):
-    """A conversion cache for one chunk (bounded by the chunk size); None stays None."""
-
-    def __init__(self, convert: Callable[[str], str]) -> None:
-        super().__init__()
-        self[None] = None
-        self._convert = convert
-
-    def __missing__(self, stored: str) -> str:
-        text = self[stored] = self._convert(stored)
-        return text
-
-
-type _ColumnConverter = Callable[[Sequence[Any]], Sequence[ExportValue]]
-
-
-def _each_uuid(values: Sequence[Any]) -> list[ExportValue]:
-    """Unique, non-null ids (a primary key): no cache can help."""
-    return [f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}" for h in values]
-
-
-def _memoized(convert: Callable[[str], str]) -> _ColumnConverter:
-    def column(values: Sequence[Any]) -> list[ExportValue]:
-        return list(map(_Memo(convert).__getitem__, values))
-
-    return column
-
-
-def _decimal_texts(values: Sequence[Any]) -> list[ExportValue]:
-    """PostgreSQL ``NUMERIC`` values (``Decimal``) -> ``str(Decimal)``, exact."""
-    return [None if v is None else str(v) for v in values]
-
-
-# ------------------------------------------------------------------------ building the SELECT
+_POSTGRES_CONVERTERS: dict[ColumnKind, ConverterFactory | None] = {
+    kind: plain(_decimal_text) if kind is ColumnKind.DECIMAL else None for kind in ColumnKind
+}
 
 
 def _iso_instant_sql(column: Column[Any]) -> ColumnElement[str]:
@@ -151,62 +111,42 @@ def _iso_instant_sql(column: Column[Any]) -> ColumnElement[str]:
     return func.replace(text, ".000000", "", type_=Text()).concat(literal("+00:00", Text()))
 
 
-def _sqlite_column(column: Column[Any], kind: _Kind) -> tuple[Any, _ColumnConverter | None]:
+def _postgres_expression(column: Column[Any], kind: ColumnKind) -> Any:
     match kind:
-        case _Kind.TEXT | _Kind.BOOLEAN:
-            return column, None  # booleans through the type's own processor (0/1 -> bool)
-        case _Kind.DECIMAL | _Kind.DATE:
-            return type_coerce(column, Text()), None  # the stored text is the output
-        case _Kind.UUID:
-            unique = column.primary_key and not column.nullable
-            return type_coerce(column, Text()), _each_uuid if unique else _memoized(uuid_text)
-        case _Kind.INSTANT:
-            return type_coerce(column, Text()), _memoized(instant_text)
+        case ColumnKind.TEXT | ColumnKind.BOOLEAN | ColumnKind.DECIMAL:
+            return column  # NUMERIC arrives as Decimal: str() in Python keeps it exact
+        case ColumnKind.DATE:
+            return func.to_char(column, "YYYY-MM-DD", type_=Text())
+        case ColumnKind.UUID | ColumnKind.KEY:
+            return cast(column, Text())
+        case ColumnKind.INSTANT:
+            return _iso_instant_sql(column)
 
 
-def _postgres_column(column: Column[Any], kind: _Kind) -> tuple[Any, _ColumnConverter | None]:
-    match kind:
-        case _Kind.TEXT | _Kind.BOOLEAN:
-            return column, None
-        case _Kind.DECIMAL:
-            return column, _decimal_texts
-        case _Kind.DATE:
-            return func.to_char(column, "YYYY-MM-DD", type_=Text()), None
-        case _Kind.UUID:
-            return cast(column, Text()), None
-        case _Kind.INSTANT:
-            return _iso_instant_sql(column), None
+def _sqlite_expression(column: Column[Any], kind: ColumnKind) -> Any:
+    # the stored text, without the column type's result processing (converted in Python)
+    return type_coerce(column, Text()) if kind is not ColumnKind.TEXT else column
 
 
-type _Conversions = list[tuple[int, _ColumnConverter]]
+def _select(layout: ExportLayout, table: Table, dialect: str) -> tuple[Select[Any], Conversions]:
+    """The SELECT of a layout's fields and the column conversions left for Python.
 
-
-def _select(layout: ExportLayout, table: Table, dialect: str) -> tuple[Select[Any], _Conversions]:
-    """The SELECT of a layout's fields and the column conversions left for Python."""
+    Raises:
+        ValueError: the layout's column kinds disagree with the schema (a bug).
+    """
+    kinds = kinds_of(layout)
     columns = [table.c[name] for name in layout.fields]
-    kinds = [_kind(column) for column in columns]
-    booleans = {c.name for c, kind in zip(columns, kinds, strict=True) if kind is _Kind.BOOLEAN}
-    if booleans != layout.boolean_fields:
-        raise ValueError(f"the {layout.kind} layout's boolean fields do not match the schema")
-    build = _sqlite_column if dialect == _SQLITE else _postgres_column
-    expressions: list[Any] = []
-    conversions: _Conversions = []
-    for position, (column, kind) in enumerate(zip(columns, kinds, strict=True)):
-        expression, convert = build(column, kind)
-        expressions.append(expression.label(column.name))
-        if convert is not None:
-            conversions.append((position, convert))
-    return select(*expressions), conversions
-
-
-def _converted(rows: Sequence[Sequence[Any]], conversions: _Conversions) -> ExportChunk:
-    """Apply the column conversions to a chunk: transpose, convert whole columns, transpose back."""
-    if not rows:
-        return []
-    columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
-    for position, convert in conversions:
-        columns[position] = convert(columns[position])
-    return list(zip(*columns, strict=True))
+    if [schema_kind(column) for column in columns] != kinds:
+        raise ValueError(f"the {layout.kind} export column kinds disagree with the schema")
+    sqlite = dialect == _SQLITE
+    expression = _sqlite_expression if sqlite else _postgres_expression
+    query = select(
+        *(
+            expression(column, kind).label(column.name)
+            for column, kind in zip(columns, kinds, strict=True)
+        )
+    )
+    return query, conversions_for(kinds, SQLITE_CONVERTERS if sqlite else _POSTGRES_CONVERTERS)
 
 
 class SqlExportReader:
@@ -220,7 +160,7 @@ class SqlExportReader:
     async def transactions(
         self, criteria: TransactionCriteria, *, chunk_size: int
     ) -> AsyncGenerator[ExportChunk]:
-        """Matching transactions, oldest first (transaction date, then id).
+        """Matching transactions, oldest first (transaction date; same-day rows in a stable order).
 
         Raises:
             DatabaseUnavailableError: ``DATABASE_UNREACHABLE`` / ``DATABASE_ERROR``.
@@ -228,8 +168,12 @@ class SqlExportReader:
         if criteria.account_ids == ():
             return
         query, conversions = _select(TRANSACTION_EXPORT, transactions, self._dialect)
+        # same-day rows: in stored order on SQLite (as SqliteExportReader), by id elsewhere
+        same_day: ColumnElement[Any] = (
+            literal_column("transactions.rowid") if self._dialect == _SQLITE else transactions.c.id
+        )
         query = query.where(*transaction_conditions(criteria, dialect=self._dialect)).order_by(
-            transactions.c.transaction_date, transactions.c.id
+            transactions.c.transaction_date, same_day
         )
         async for chunk in self._stream(query, conversions, chunk_size):
             yield chunk
@@ -271,7 +215,7 @@ class SqlExportReader:
             yield chunk
 
     async def _stream(
-        self, query: Select[Any], conversions: _Conversions, chunk_size: int
+        self, query: Select[Any], conversions: Conversions, chunk_size: int
     ) -> AsyncGenerator[ExportChunk]:
         """Run ``query`` on a server-side cursor and yield its rows ``chunk_size`` at a time.
 
@@ -288,7 +232,7 @@ class SqlExportReader:
             result = await connection.stream(query.execution_options(yield_per=chunk_size))
             try:
                 async for partition in result.partitions(chunk_size):
-                    yield _converted(partition, conversions) if conversions else partition
+                    yield converted(partition, conversions)
             finally:
                 await result.close()
         except DBAPIError as exc:

@@ -25,6 +25,9 @@ from dashtam_cli.domain.protocols import (
     TransactionRepository,
 )
 from dashtam_cli.infrastructure.db.engine import describe_location
+from dashtam_cli.infrastructure.db.errors import (
+    DatabaseUnavailableError as DatabaseUnavailableError,
+)
 from dashtam_cli.infrastructure.db.repositories import (
     SqlAccountRepository,
     SqlBalanceSnapshotRepository,
@@ -38,19 +41,6 @@ from dashtam_cli.infrastructure.db.repositories import (
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-
-
-class DatabaseUnavailableError(Exception):
-    """A database failure, translated at the adapter; ``error`` is what the user is shown.
-
-    Attributes:
-        error: the DomainError (code ``DATABASE_UNREACHABLE`` or ``DATABASE_ERROR``).
-    """
-
-    def __init__(self, error: DomainError) -> None:
-        """Carry ``error``; the original exception is chained as ``__cause__``."""
-        super().__init__(error.message)
-        self.error = error
 
 
 def _location(engine: AsyncEngine) -> str:

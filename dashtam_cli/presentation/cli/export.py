@@ -15,11 +15,12 @@ from __future__ import annotations
 import contextlib
 import csv
 import errno
+import gc
 import json
 import os
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Protocol, TextIO
@@ -47,6 +48,8 @@ app = typer.Typer(
 #: Private: exports hold financial data.
 FILE_MODE = 0o600
 STDOUT = "-"
+#: Exit status when standard output's reader goes away (128 + SIGPIPE, like `yes | head`).
+BROKEN_PIPE_EXIT = 141
 _BUFFER_SIZE = 1 << 20
 _UNWRITABLE_HINT = "choose a writable file with --output, or --output - for standard output"
 
@@ -264,7 +267,8 @@ class _JsonWriter:
             return
         fields, encode = self._fields, self._encode
         body = ",\n  ".join([encode(dict(zip(fields, row, strict=True))) for row in rows])
-        self._stream.write(self._separator + body)
+        self._stream.write(self._separator)
+        self._stream.write(body)
         self._separator = ",\n  "
 
     def end(self) -> None:
@@ -288,6 +292,7 @@ class StreamExportSink:
         self._on_rows = on_rows
         self._writer: _Writer | None = None
         self._state = "new"
+        self._opened = False
 
     @property
     def format(self) -> str:
@@ -301,8 +306,8 @@ class StreamExportSink:
 
     @property
     def started(self) -> bool:
-        """True once anything may have been written to the target."""
-        return self._state != "new"
+        """True once the target was opened (something may have been written to it)."""
+        return self._opened
 
     @property
     def broken_pipe(self) -> bool:
@@ -324,6 +329,7 @@ class StreamExportSink:
                 hint=_UNWRITABLE_HINT,
             )
         self._state = "open"
+        self._opened = True
         self._writer = (
             _CsvWriter(stream, layout)
             if self._format is ExportFormat.CSV
@@ -438,6 +444,24 @@ def _silence_stdout() -> None:
         os.close(devnull)
 
 
+@contextlib.contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for the duration of an export.
+
+    An export allocates millions of short-lived, acyclic rows (tuples and lists of strings):
+    reference counting frees each chunk as soon as it is written, and the cyclic collector would
+    only rescan them, again and again (measured: ~10% of a million-row export). This process
+    exits when the command ends; the previous state is restored all the same.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _stdout_target() -> StreamTarget:
     """Standard output as UTF-8 without newline translation (CSV writes its own CRLF)."""
     stream = sys.stdout
@@ -473,12 +497,14 @@ def run_export(
         return await services.bus.execute(build(sink))
 
     try:
-        with progress or contextlib.nullcontext():
+        with progress or contextlib.nullcontext(), cyclic_gc_paused():
             result = with_services(ctx, work, as_json=chosen is ExportFormat.JSON)
     finally:
         sink.abort()  # a no-op after success; a crash or Ctrl-C leaves no partial file
     if sink.broken_pipe:
+        # the reader went away (`| head`): stop quietly, as a command killed by SIGPIPE would
         _silence_stdout()
+        raise typer.Exit(BROKEN_PIPE_EXIT)
     if isinstance(result, Failure):
         # a JSON error object must not be glued to half an array on stdout
         as_json = chosen is ExportFormat.JSON and not (to_stdout and sink.started)
@@ -505,6 +531,7 @@ OutputOption = Annotated[
     typer.Option(
         "--output",
         "-o",
+        metavar="FILE|-",
         help="A file (written atomically, mode 0600), or - for standard output.",
     ),
 ]
@@ -518,22 +545,29 @@ TYPE_HELP = (
 def transactions(
     ctx: typer.Context,
     account: Annotated[
-        str | None, typer.Option("--account", help="Only this account (id prefix).")
+        str | None, typer.Option("--account", metavar="ID", help="Only this account (id prefix).")
     ] = None,
     connection: Annotated[
-        str | None, typer.Option("--connection", help="Only this connection (alias or id prefix).")
+        str | None,
+        typer.Option(
+            "--connection", metavar="ID", help="Only this connection (alias or id prefix)."
+        ),
     ] = None,
     since: Annotated[
-        str | None, typer.Option(help="Only transactions on or after this date (YYYY-MM-DD).")
+        str | None, typer.Option(help="On or after this date (YYYY-MM-DD).", metavar="DATE")
     ] = None,
     until: Annotated[
-        str | None, typer.Option(help="Only transactions on or before this date (YYYY-MM-DD).")
+        str | None, typer.Option(help="On or before this date (YYYY-MM-DD).", metavar="DATE")
     ] = None,
-    type_: Annotated[str | None, typer.Option("--type", help=TYPE_HELP)] = None,
-    symbol: Annotated[str | None, typer.Option(help="Only this symbol.")] = None,
+    type_: Annotated[str | None, typer.Option("--type", metavar="T", help=TYPE_HELP)] = None,
+    symbol: Annotated[
+        str | None, typer.Option(help="Only this symbol (any case).", metavar="S")
+    ] = None,
     search: Annotated[
         str | None,
-        typer.Option(help="Text in the description, symbol or security name (any case)."),
+        typer.Option(
+            help="Text in the description, symbol or security name (any case).", metavar="TEXT"
+        ),
     ] = None,
     fmt: FormatOption = None,
     output: OutputOption = STDOUT,
@@ -564,7 +598,10 @@ def transactions(
 def accounts(
     ctx: typer.Context,
     connection: Annotated[
-        str | None, typer.Option("--connection", help="Only this connection (alias or id prefix).")
+        str | None,
+        typer.Option(
+            "--connection", metavar="ID", help="Only this connection (alias or id prefix)."
+        ),
     ] = None,
     all_: Annotated[
         bool, typer.Option("--all", help="Include accounts the provider no longer reports.")
@@ -590,7 +627,7 @@ def accounts(
 def holdings(
     ctx: typer.Context,
     account: Annotated[
-        str | None, typer.Option("--account", help="Only this account (id prefix).")
+        str | None, typer.Option("--account", metavar="ID", help="Only this account (id prefix).")
     ] = None,
     fmt: FormatOption = None,
     output: OutputOption = STDOUT,
