@@ -12,6 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from dashtam_cli.application.queries import TransactionRow
 from dashtam_cli.domain.accounts import Account, AccountType
 from dashtam_cli.domain.connections import (
     ConnectionStatus,
@@ -396,4 +397,27 @@ def row_to_audit(row: RowMapping) -> AuditEntry:
         error_code=row["error_code"],
         context=row["context"] or {},
         occurred_at=row["occurred_at"],
+    )
+
+
+def row_to_transaction_row(row: RowMapping) -> TransactionRow:
+    """A list-view ``TransactionRow`` from the columns the readers select (no raw payload)."""
+    currency = row["currency"]
+    asset_type = row["asset_type"]
+    return TransactionRow(
+        id=row["id"],
+        account_id=row["account_id"],
+        transaction_date=row["transaction_date"],
+        settlement_date=row["settlement_date"],
+        transaction_type=TransactionType(row["transaction_type"]),
+        subtype=TransactionSubtype(row["subtype"]),
+        status=TransactionStatus(row["status"]),
+        amount=Money(row["amount"], currency),
+        fees=money_or_none(row["fees"], currency),
+        description=row["description"],
+        asset_type=None if asset_type is None else AssetType(asset_type),
+        symbol=row["symbol"],
+        security_name=row["security_name"],
+        quantity=row["quantity"],
+        unit_price=row["unit_price"],
     )

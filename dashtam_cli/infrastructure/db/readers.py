@@ -33,13 +33,9 @@ from sqlalchemy.sql.operators import custom_op
 from dashtam_cli.application.queries import TransactionCriteria, TransactionRow
 from dashtam_cli.domain.accounts import Account
 from dashtam_cli.domain.connections import ProviderConnection
-from dashtam_cli.domain.holdings import AssetType, BalanceSnapshot, Holding
-from dashtam_cli.domain.money import Money
+from dashtam_cli.domain.holdings import BalanceSnapshot, Holding
 from dashtam_cli.domain.transactions import (
     Transaction,
-    TransactionStatus,
-    TransactionSubtype,
-    TransactionType,
 )
 from dashtam_cli.infrastructure.db import mapping
 from dashtam_cli.infrastructure.db.schema import (
@@ -234,28 +230,6 @@ def _scan_is_cheaper(criteria: TransactionCriteria) -> bool:
     )
 
 
-def _row_to_transaction_row(row: RowMapping) -> TransactionRow:
-    currency = row["currency"]
-    asset_type = row["asset_type"]
-    return TransactionRow(
-        id=row["id"],
-        account_id=row["account_id"],
-        transaction_date=row["transaction_date"],
-        settlement_date=row["settlement_date"],
-        transaction_type=TransactionType(row["transaction_type"]),
-        subtype=TransactionSubtype(row["subtype"]),
-        status=TransactionStatus(row["status"]),
-        amount=Money(row["amount"], currency),
-        fees=mapping.money_or_none(row["fees"], currency),
-        description=row["description"],
-        asset_type=None if asset_type is None else AssetType(asset_type),
-        symbol=row["symbol"],
-        security_name=row["security_name"],
-        quantity=row["quantity"],
-        unit_price=row["unit_price"],
-    )
-
-
 class SqlTransactionReader(_SqlReader):
     """Implements the application's ``TransactionReader``."""
 
@@ -285,7 +259,7 @@ class SqlTransactionReader(_SqlReader):
                 .order_by(newest.desc(), transactions.c.id.desc())
                 .limit(limit)
             )
-        return [_row_to_transaction_row(row) for row in await self._fetch(query)]
+        return [mapping.row_to_transaction_row(row) for row in await self._fetch(query)]
 
     async def ids_with_prefix(self, prefix: str, *, limit: int) -> list[UUID]:
         """Up to ``limit`` ids whose 32-digit hex form starts with ``prefix``, ascending.

@@ -41,13 +41,9 @@ from dashtam_cli.application.queries import TransactionCriteria, TransactionRow
 from dashtam_cli.domain.accounts import Account
 from dashtam_cli.domain.connections import ProviderConnection
 from dashtam_cli.domain.errors import DomainError, ErrorCode
-from dashtam_cli.domain.holdings import AssetType, BalanceSnapshot, Holding
-from dashtam_cli.domain.money import Money
+from dashtam_cli.domain.holdings import BalanceSnapshot, Holding
 from dashtam_cli.domain.transactions import (
     Transaction,
-    TransactionStatus,
-    TransactionSubtype,
-    TransactionType,
 )
 from dashtam_cli.infrastructure.db import mapping
 from dashtam_cli.infrastructure.db.errors import DatabaseUnavailableError
@@ -439,28 +435,6 @@ def _newest_per_account(
     return sql, params
 
 
-def _to_transaction_row(values: dict[str, Any]) -> TransactionRow:
-    currency = values["currency"]
-    asset_type = values["asset_type"]
-    return TransactionRow(
-        id=values["id"],
-        account_id=values["account_id"],
-        transaction_date=values["transaction_date"],
-        settlement_date=values["settlement_date"],
-        transaction_type=TransactionType(values["transaction_type"]),
-        subtype=TransactionSubtype(values["subtype"]),
-        status=TransactionStatus(values["status"]),
-        amount=Money(values["amount"], currency),
-        fees=mapping.money_or_none(values["fees"], currency),
-        description=values["description"],
-        asset_type=None if asset_type is None else AssetType(asset_type),
-        symbol=values["symbol"],
-        security_name=values["security_name"],
-        quantity=values["quantity"],
-        unit_price=values["unit_price"],
-    )
-
-
 class SqliteTransactionReader(_SqliteReader):
     """Implements the application's ``TransactionReader`` on ``sqlite3``."""
 
@@ -487,7 +461,8 @@ class SqliteTransactionReader(_SqliteReader):
             sql = f"{_LIST_SELECT}{_where(clauses)} {order} LIMIT ?"
             params.append(limit)
         return [
-            _to_transaction_row(_decode(_LIST_COLUMNS, row)) for row in self._db.fetch(sql, params)
+            mapping.row_to_transaction_row(_decode(_LIST_COLUMNS, row))
+            for row in self._db.fetch(sql, params)
         ]
 
     async def ids_with_prefix(self, prefix: str, *, limit: int) -> list[UUID]:
