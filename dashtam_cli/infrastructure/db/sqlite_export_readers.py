@@ -50,11 +50,12 @@ from dashtam_cli.application.ports import (
     ExportLayout,
     ExportValue,
 )
-from dashtam_cli.domain.errors import DomainError, ErrorCode
+from dashtam_cli.domain.errors import DomainError
 from dashtam_cli.infrastructure.db.errors import DatabaseUnavailableError
 from dashtam_cli.infrastructure.db.sqlite_readers import (
     BUSY_TIMEOUT_MS,
     read_only_uri,
+    sqlite_error,
     transaction_where,
 )
 
@@ -329,22 +330,8 @@ class SqliteExportReader:
             yield chunk
 
     def _error(self, exc: sqlite3.Error, *, opening: bool) -> DomainError:
-        """The DomainError for a driver failure (classified by exception type, never by text)."""
-        location = str(self._path.resolve())
-        details = {"location": location, "driver_error": type(exc).__name__}
-        if opening and isinstance(exc, sqlite3.OperationalError | sqlite3.InterfaceError):
-            return DomainError(
-                code=ErrorCode.DATABASE_UNREACHABLE,
-                message=f"cannot open the database at {location}",
-                hint="check DASHTAM_DATABASE_URL, that the file exists, and its permissions",
-                details=details,
-            )
-        return DomainError(
-            code=ErrorCode.DATABASE_ERROR,
-            message=f"the database at {location} reported an error ({type(exc).__name__})",
-            hint="run `dashtam db upgrade` if the schema is old; see the log file for the cause",
-            details=details,
-        )
+        """The DomainError for a driver failure (see :func:`sqlite_error`)."""
+        return sqlite_error(self._path, exc, opening=opening)
 
     def _connect(self) -> sqlite3.Connection:
         try:

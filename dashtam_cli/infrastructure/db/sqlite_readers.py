@@ -230,6 +230,25 @@ def _placeholders(count: int) -> str:
 # ------------------------------------------------------------------------------ connection
 
 
+def sqlite_error(path: Path, exc: sqlite3.Error, *, opening: bool) -> DomainError:
+    """The DomainError for a driver failure (classified by exception type, never by text)."""
+    location = str(path.resolve())
+    details = {"location": location, "driver_error": type(exc).__name__}
+    if opening and isinstance(exc, sqlite3.OperationalError | sqlite3.InterfaceError):
+        return DomainError(
+            code=ErrorCode.DATABASE_UNREACHABLE,
+            message=f"cannot open the database at {location}",
+            hint="check DASHTAM_DATABASE_URL, that the file exists, and its permissions",
+            details=details,
+        )
+    return DomainError(
+        code=ErrorCode.DATABASE_ERROR,
+        message=f"the database at {location} reported an error ({type(exc).__name__})",
+        hint="run `dashtam db upgrade` if the schema is old; see the log file for the cause",
+        details=details,
+    )
+
+
 class SqliteReadConnection:
     """One read-only ``sqlite3`` connection to a database file, opened on the first query."""
 
@@ -245,22 +264,8 @@ class SqliteReadConnection:
         return self._path
 
     def _error(self, exc: sqlite3.Error, *, opening: bool) -> DomainError:
-        """The DomainError for a driver failure (classified by exception type, never by text)."""
-        location = str(self._path.resolve())
-        details = {"location": location, "driver_error": type(exc).__name__}
-        if opening and isinstance(exc, sqlite3.OperationalError | sqlite3.InterfaceError):
-            return DomainError(
-                code=ErrorCode.DATABASE_UNREACHABLE,
-                message=f"cannot open the database at {location}",
-                hint="check DASHTAM_DATABASE_URL, that the file exists, and its permissions",
-                details=details,
-            )
-        return DomainError(
-            code=ErrorCode.DATABASE_ERROR,
-            message=f"the database at {location} reported an error ({type(exc).__name__})",
-            hint="run `dashtam db upgrade` if the schema is old; see the log file for the cause",
-            details=details,
-        )
+        """The DomainError for a driver failure (see :func:`sqlite_error`)."""
+        return sqlite_error(self._path, exc, opening=opening)
 
     def _open(self) -> sqlite3.Connection:
         if self._connection is not None:
