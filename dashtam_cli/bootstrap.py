@@ -537,6 +537,27 @@ def _export(app: Application) -> _Handler:
     )
 
 
+def _connect(app: Application) -> _Handler:
+    from dashtam_cli.application.handlers.login import ConnectProviderHandler
+    from dashtam_cli.infrastructure.secrets import AesGcmCipher
+
+    return ConnectProviderHandler(
+        uow_factory=app.uow_factory,
+        providers=app.providers,
+        cipher=AesGcmCipher(app.keys),
+        events=app.events,
+        clock=app.clock,
+    )
+
+
+def _refresh(app: Application) -> _Handler:
+    from dashtam_cli.application.handlers.login import RefreshConnectionHandler
+
+    return RefreshConnectionHandler(
+        uow_factory=app.uow_factory, providers=app.providers, clock=app.clock
+    )
+
+
 _FACTORIES: dict[type[Any], Callable[[Application], _Handler]] = {
     cmd.InitializeWorkspace: _init,
     cmd.UpgradeDatabase: _upgrade,
@@ -549,6 +570,8 @@ _FACTORIES: dict[type[Any], Callable[[Application], _Handler]] = {
     qry.ProviderDetail: _provider_detail,
     cmd.RenameConnection: _rename,
     cmd.DisconnectConnection: _disconnect,
+    cmd.ConnectProvider: _connect,
+    cmd.RefreshConnection: _refresh,
     qry.AccountList: _account_list,
     qry.AccountDetail: _account_detail,
     qry.TransactionList: _transaction_list,

@@ -94,3 +94,33 @@ class ExportHoldings:
 
     sink: ExportSink
     account_ref: str | None = None
+
+
+# ============================================================================ provider logins
+# ``dashtam providers connect|refresh``. The interaction is handed in by the front end (it owns
+# the terminal); a command stays a plain value otherwise.
+from dashtam_cli.domain.providers import AuthorizationOptions  # noqa: E402
+
+if TYPE_CHECKING:
+    from dashtam_cli.domain.providers import ConnectInteraction
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ConnectProvider:
+    """``dashtam providers connect PROVIDER``: log in (OAuth) and store the tokens encrypted.
+
+    A login that already has a connection (same provider, an account in common) re-activates
+    that connection instead of creating a second one. ``alias`` names a new connection.
+    """
+
+    provider: str
+    interaction: ConnectInteraction
+    alias: str | None = None
+    options: AuthorizationOptions = field(default_factory=AuthorizationOptions)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RefreshConnection:
+    """``dashtam providers refresh REF``: force an access-token refresh now."""
+
+    connection_ref: str

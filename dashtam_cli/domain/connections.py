@@ -34,6 +34,16 @@ ALLOWED_TRANSITIONS: dict[ConnectionStatus, frozenset[ConnectionStatus]] = {
 }
 
 
+def connection_associated_data(connection_id: UUID) -> bytes:
+    """The associated data binding a connection's encrypted credentials to that connection."""
+    return connection_id.bytes
+
+
+def secret_associated_data(name: str) -> bytes:
+    """The associated data binding a named stored secret to its name."""
+    return b"secret:" + name.encode()
+
+
 @unique
 class CredentialKind(StrEnum):
     """What the encrypted credential blob holds."""

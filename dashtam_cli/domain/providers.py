@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from enum import StrEnum, unique
 from typing import Any, Protocol
 
 from dashtam_cli.domain.accounts import AccountType
@@ -147,6 +148,109 @@ class Provider(Protocol):
             ``provider_unavailable`` after retries, ``secrets_*`` when credentials cannot be read.
         """
         ...
+
+
+@unique
+class AuthorizationMode(StrEnum):
+    """How the browser step of an OAuth connect reaches us."""
+
+    BROWSER = "browser"
+    """Open the browser; a loopback HTTPS listener receives the redirect."""
+    NO_BROWSER = "no_browser"
+    """Print the authorize URL; the listener still receives the redirect."""
+    MANUAL = "manual"
+    """Print the authorize URL; the user pastes the redirected URL (or the bare code)."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AuthorizationOptions:
+    """What the user asked for on ``providers connect``."""
+
+    mode: AuthorizationMode = AuthorizationMode.BROWSER
+    callback_url: str | None = None
+    """Overrides the configured callback URL for this connect."""
+    timeout: float = 300.0
+    """Seconds to wait for the browser redirect."""
+
+
+class ConnectInteraction(Protocol):
+    """The person at the keyboard during a connect, as the front end reaches them.
+
+    Implemented by the CLI (stderr prompts, stdin) and by tests. Every method must work without a
+    TTY: ``ask`` and ``read_redirect`` then return None instead of blocking.
+    """
+
+    def notice(self, message: str) -> None:
+        """Tell the user something (instructions, the certificate warning, progress)."""
+        ...
+
+    def show_authorize_url(self, url: str) -> None:
+        """Print the authorize URL on a line of its own (stdout stays clean for programs)."""
+        ...
+
+    def open_browser(self, url: str) -> bool:
+        """Open the URL in a browser; False when no browser could be opened."""
+        ...
+
+    def ask(self, prompt: str, *, secret: bool = False) -> str | None:
+        """Ask one question (hidden input when ``secret``); None when nobody can answer."""
+        ...
+
+    def read_redirect(self, prompt: str) -> str | None:
+        """Read the pasted redirect URL or bare code; None on end of input."""
+        ...
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ProviderGrant:
+    """What a successful authorization yields, before it is bound to a connection.
+
+    Attributes:
+        secret: the serialized credentials to encrypt (tokens); never logged or printed.
+        access_expires_at: when the access token expires.
+        refresh_expires_at: when the login must be renewed (Schwab: exchange time + 7 days).
+        identities: stable provider-side ids of the accounts this login sees
+            (``provider_account_id`` values), used to find an existing connection to re-activate.
+    """
+
+    secret: bytes = field(repr=False)
+    access_expires_at: datetime | None
+    refresh_expires_at: datetime | None
+    identities: frozenset[str] = frozenset()
+
+    def __repr__(self) -> str:
+        return (
+            f"ProviderGrant(<{len(self.secret)} secret bytes>, "
+            f"access_expires_at={self.access_expires_at}, "
+            f"refresh_expires_at={self.refresh_expires_at}, identities={len(self.identities)})"
+        )
+
+
+class OAuthProvider(Provider, Protocol):
+    """A provider whose connections hold OAuth tokens (``capabilities.oauth`` is True)."""
+
+    async def authorize(
+        self, options: AuthorizationOptions, interaction: ConnectInteraction, *, now: datetime
+    ) -> Result[ProviderGrant, DomainError]:
+        """Run the browser (or paste) flow and exchange the code for tokens.
+
+        Returns ``oauth_failed`` for a refused or timed-out login, ``config_invalid`` /
+        ``invalid_url`` for bad app settings, ``provider_unavailable`` when the token endpoint
+        cannot be reached.
+        """
+        ...
+
+    async def refresh(
+        self, connection: ProviderConnection, *, now: datetime
+    ) -> Result[ProviderConnection, DomainError]:
+        """Force an access-token refresh; the returned connection carries the new credentials
+        (already persisted). ``reauth_required`` when the refresh token is dead."""
+        ...
+
+
+def is_oauth_provider(provider: Provider) -> bool:
+    """True when the provider supports the OAuth connect and refresh flows."""
+    return provider.capabilities.oauth and hasattr(provider, "authorize")
 
 
 class ProviderRegistry:

@@ -11,13 +11,13 @@ from dashtam_cli.application.commands import RotateKeys
 from dashtam_cli.application.handlers.keys import (
     KeyRotationReport,
     RotateKeysHandler,
-    connection_associated_data,
-    secret_associated_data,
 )
 from dashtam_cli.domain.connections import (
     ConnectionStatus,
     ProviderConnection,
     ProviderCredentials,
+    connection_associated_data,
+    secret_associated_data,
 )
 from dashtam_cli.domain.errors import DomainError, ErrorCode, Failure, Result, Success
 from dashtam_cli.domain.events import (

@@ -21,9 +21,9 @@ Order of work, chosen so that no failure can lose a secret:
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from uuid import UUID
 
 from dashtam_cli.application.commands import RotateKeys
+from dashtam_cli.domain.connections import connection_associated_data, secret_associated_data
 from dashtam_cli.domain.errors import DomainError, ErrorCode, Failure, Result, fail, ok
 from dashtam_cli.domain.events import (
     KeyRotationAttempted,
@@ -39,16 +39,6 @@ from dashtam_cli.domain.protocols import (
     StoredSecret,
     UnitOfWorkFactory,
 )
-
-
-def connection_associated_data(connection_id: UUID) -> bytes:
-    """The associated data binding a connection's credentials to that connection."""
-    return connection_id.bytes
-
-
-def secret_associated_data(name: str) -> bytes:
-    """The associated data binding a named stored secret to its name."""
-    return b"secret:" + name.encode()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -15,6 +15,11 @@ from dataclasses import replace
 from uuid import UUID
 
 from dashtam_cli.application.commands import SyncConnections
+from dashtam_cli.application.handlers.login import (
+    LOGIN_DEAD_CODES,
+    mark_login_dead,
+    reconnect_command,
+)
 from dashtam_cli.application.handlers.resolve import resolve_ref
 from dashtam_cli.application.handlers.sync_history import TransactionHistorySync
 from dashtam_cli.application.handlers.sync_records import (
@@ -25,6 +30,7 @@ from dashtam_cli.application.handlers.sync_records import (
     to_account,
     to_holdings,
 )
+from dashtam_cli.application.handlers.system import connection_health
 from dashtam_cli.application.ports import SyncLock
 from dashtam_cli.domain.connections import ConnectionStatus, ProviderConnection
 from dashtam_cli.domain.errors import DomainError, ErrorCode, Failure, Result, fail, ok
@@ -32,6 +38,7 @@ from dashtam_cli.domain.events import (
     AccountSyncAttempted,
     AccountSyncFailed,
     AccountSyncSucceeded,
+    ConnectionExpiringSoon,
     HoldingsSyncAttempted,
     HoldingsSyncFailed,
     HoldingsSyncSucceeded,
@@ -157,39 +164,48 @@ class SyncConnectionsHandler:
             return await self._finish(connection, run, [], error=error)
         opened = await provider.open_session(connection, now=started)
         if isinstance(opened, Failure):
-            if opened.error.code in {ErrorCode.REAUTH_REQUIRED, ErrorCode.TOKEN_REVOKED}:
-                await self._mark_expired(connection, opened.error)
+            await mark_login_dead(self._uow_factory, connection, opened.error, self._clock)
             return await self._finish(connection, run, [], error=opened.error)
         session = opened.value
         try:
+            await self._warn_if_expiring(session.connection)
             await self._progress(connection, phase="accounts")
             fetched = await session.fetch_accounts()
             if isinstance(fetched, Failure):
+                await mark_login_dead(self._uow_factory, connection, fetched.error, self._clock)
                 return await self._finish(connection, run, [], error=fetched.error)
             stored = await self._store_accounts(connection, run, fetched.value)
             results: list[AccountSyncResult] = []
             for account in fetched.value:
-                results.append(
-                    await self._sync_account(
-                        provider, session, connection, run, account, stored, command
-                    )
+                result = await self._sync_account(
+                    provider, session, connection, run, account, stored, command
                 )
+                results.append(result)
+                if result.error is not None and result.error.code in LOGIN_DEAD_CODES:
+                    # The login died mid-run: every further request would fail the same way.
+                    await mark_login_dead(self._uow_factory, connection, result.error, self._clock)
+                    return await self._finish(connection, run, results, error=result.error)
             return await self._finish(connection, run, results, session=session)
         finally:
             await session.aclose()
 
-    async def _mark_expired(self, connection: ProviderConnection, error: DomainError) -> None:
-        now = self._clock.now()
-        moved = (
-            connection.revoke(now=now)
-            if error.code is ErrorCode.TOKEN_REVOKED
-            else connection.expire(now=now)
-        )
-        if isinstance(moved, Failure):
+    async def _warn_if_expiring(self, connection: ProviderConnection) -> None:
+        """Publish ``ConnectionExpiringSoon`` when the login ends within a day (cron sees it)."""
+        health = connection_health(connection, self._clock)
+        if not health.expiring_soon or health.refresh_time_left is None:
             return
-        async with self._uow_factory() as uow:
-            await uow.connections.save(moved.value)
-            await uow.commit()
+        await self._events.publish(
+            ConnectionExpiringSoon(
+                connection_id=connection.id,
+                context={
+                    "alias": connection.alias,
+                    "provider": connection.provider,
+                    "refresh_expires_at": connection.refresh_expires_at,
+                    "seconds_left": int(health.refresh_time_left.total_seconds()),
+                    "action": reconnect_command(connection),
+                },
+            )
+        )
 
     async def _store_accounts(
         self, connection: ProviderConnection, run: SyncRun, fetched: Sequence[FetchedAccount]

@@ -23,7 +23,10 @@ Start with `dashtam demo` (no bank account needed) or `dashtam init`."""
 
 #: Lazily loaded command groups, in help order: name -> (module, one-line help).
 GROUPS: dict[str, tuple[str, str]] = {
-    "providers": ("providers", "Provider connections (logins): list, show, rename, disconnect."),
+    "providers": (
+        "providers",
+        "Provider connections (logins): list, show, connect, refresh, rename, disconnect.",
+    ),
     "accounts": ("accounts", "Accounts at your providers, with totals and net worth."),
     "transactions": ("transactions", "Your transaction history, newest first."),
     "holdings": ("holdings", "Positions held in your accounts."),

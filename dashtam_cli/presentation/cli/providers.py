@@ -1,6 +1,6 @@
-"""``dashtam providers list|show|rename|disconnect``.
+"""``dashtam providers list|show|connect|rename|disconnect|refresh``.
 
-``connect`` and ``refresh`` live with the provider flows and register on this module's ``app``.
+``connect`` and ``refresh`` (the login flows) live in :mod:`.login` and register on this ``app``.
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ if TYPE_CHECKING:
     from dashtam_cli.domain.accounts import Account
 
 app = typer.Typer(
-    help="Provider connections (logins): list, show, rename, disconnect.", no_args_is_help=True
+    help="Provider connections (logins): list, show, connect, rename, disconnect, refresh.",
+    no_args_is_help=True,
 )
 
 #: The JSON / CSV fields of a connection (``providers list``).
@@ -154,15 +155,20 @@ def _account_record(account: Account) -> Record:
     }
 
 
+def connection_document(view: ConnectionView) -> Record:
+    """A connection with its accounts, as ``providers show --format json`` prints it."""
+    record = connection_record(view.summary)
+    record["accounts"] = [_account_record(a) for a in view.accounts]
+    return record
+
+
 @app.command()
 def show(ctx: typer.Context, ref: ConnectionRef, fmt: FormatOption = OutputFormat.TABLE) -> None:
     """Show one connection: status, last sync, login expiry and its accounts."""
     from dashtam_cli.application.queries import ProviderDetail
 
     view: ConnectionView = execute(ctx, ProviderDetail(ref=ref), as_json=fmt is OutputFormat.JSON)
-    record = connection_record(view.summary)
-    record["accounts"] = [_account_record(a) for a in view.accounts]
-    if emit_show(record, fmt=fmt):
+    if emit_show(connection_document(view), fmt=fmt):
         return
     s = view.summary
     key_value_table(
@@ -307,3 +313,13 @@ def _confirm(ctx: typer.Context, ref: str, *, as_json: bool) -> str:
         typer.echo("Nothing changed.", err=True)
         raise typer.Exit(0)
     return str(s.id)
+
+
+def _register_login_commands() -> None:
+    from dashtam_cli.presentation.cli.login import connect, refresh
+
+    app.command()(connect)
+    app.command()(refresh)
+
+
+_register_login_commands()

@@ -60,10 +60,24 @@ def _show_progress(quiet: bool, fmt: OutputFormat) -> bool:
     return not quiet and fmt is OutputFormat.TABLE and sys.stderr.isatty()
 
 
-async def run_sync(services: Services, command: object, *, progress: bool) -> Result[SyncReport]:
-    """Execute a sync command, with a progress view on a TTY."""
-    from dashtam_cli.domain.events import SyncProgressed
+async def _warn_expiring(event: Any) -> None:
+    """A login about to end: one line on stderr, even with --quiet (cron mails it)."""
+    context = event.context
+    left = int(context.get("seconds_left", 0))
+    hours, minutes = divmod(left // 60, 60)
+    sys.stderr.write(
+        f"warning: the {context.get('provider')} login of {context.get('alias')!r} expires in "
+        f"{hours}h {minutes:02d}m; renew it now: {context.get('action')}\n"
+    )
 
+
+async def run_sync(services: Services, command: object, *, progress: bool) -> Result[SyncReport]:
+    """Execute a sync command, with a progress view on a TTY and login-expiry warnings."""
+    from dashtam_cli.domain.events import ConnectionExpiringSoon, SyncProgressed
+
+    services.events.subscribe(
+        _warn_expiring, predicate=lambda e: isinstance(e, ConnectionExpiringSoon)
+    )
     if not progress:
         result: Result[SyncReport] = await services.bus.execute(command)
         return result
