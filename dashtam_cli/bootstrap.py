@@ -244,7 +244,39 @@ class Application:
             return ProviderRegistry(self._providers)
         from dashtam_cli.infrastructure.providers.demo import DemoProvider
 
-        return ProviderRegistry([DemoProvider()])
+        return ProviderRegistry([DemoProvider(), self.schwab_provider])
+
+    @cached_property
+    def schwab_provider(self) -> Provider:
+        """The Charles Schwab adapter (its HTTP and crypto modules load on first use)."""
+        from dashtam_cli.infrastructure.locks import refresh_lock_factory
+        from dashtam_cli.infrastructure.providers.schwab.provider import (
+            SchwabConfig,
+            SchwabProvider,
+        )
+        from dashtam_cli.infrastructure.secrets import AesGcmCipher
+
+        settings = self.settings
+
+        def plain(value: Any) -> str | None:
+            return value.get_secret_value() if value is not None else None
+
+        return SchwabProvider(
+            config=SchwabConfig(
+                auth_url=settings.schwab_auth_url,
+                api_url=settings.schwab_api_url,
+                callback_url=settings.schwab_callback_url,
+                client_id=plain(settings.schwab_client_id),
+                client_secret=plain(settings.schwab_client_secret),
+            ),
+            uow_factory=self.uow_factory,
+            cipher=AesGcmCipher(self.keys),
+            events=self.events,
+            clock=self.clock,
+            refresh_lock=refresh_lock_factory(
+                settings.db_url, self.engine, data_dir=settings.data_dir
+            ),
+        )
 
     @cached_property
     def sqlite_readers(self) -> SqliteReaders | None:

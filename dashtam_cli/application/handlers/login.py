@@ -38,6 +38,9 @@ from dashtam_cli.domain.providers import (
     is_oauth_provider,
 )
 
+#: ``provider_state`` key holding the account identities a login saw when it connected.
+IDENTITIES_KEY = "login_identities"
+
 
 def reconnect_command(connection: ProviderConnection) -> str:
     """The exact command that renews a connection's login."""
@@ -207,11 +210,15 @@ class ConnectProviderHandler:
             moved = self._activate(target, credentials.value, now)
             if isinstance(moved, Failure):
                 return moved
-            await uow.connections.save(moved.value)
+            # Remember which accounts the login sees, so a re-connect finds this connection even
+            # before its first sync stored any account.
+            state = {**moved.value.provider_state, IDENTITIES_KEY: sorted(grant.identities)}
+            final = moved.value.with_provider_state(state, now=now)
+            await uow.connections.save(final)
             await uow.commit()
         return ok(
             ConnectResult(
-                connection=moved.value,
+                connection=final,
                 created=existing is None,
                 previous_status=previous,
                 accounts_seen=len(grant.identities),
@@ -233,7 +240,9 @@ class ConnectProviderHandler:
             if connection.provider != slug or connection.status is ConnectionStatus.DISCONNECTED:
                 continue
             accounts = await uow.accounts.list_for_connection(connection.id)
-            shared = sum(1 for a in accounts if a.provider_account_id in grant.identities)
+            known = {a.provider_account_id for a in accounts}
+            known.update(str(i) for i in connection.provider_state.get(IDENTITIES_KEY, ()))
+            shared = len(known & grant.identities)
             if shared and (best is None or shared > best[0]):
                 best = (shared, connection)
         return best[1] if best else None

@@ -65,11 +65,13 @@ class TerminalInteraction:
         return answer.strip() or None
 
     def read_redirect(self, prompt: str) -> str | None:
-        """Read one pasted line from stdin (a terminal or a pipe); None at end of input."""
+        """Read one pasted line from stdin (a terminal or a pipe); None at end of input only."""
         sys.stderr.write(prompt)
         sys.stderr.flush()
         line = sys.stdin.readline() if sys.stdin is not None else ""
-        return line.strip() or None
+        if not line:
+            return None  # end of input
+        return line.strip()  # an empty line is asked again by the flow
 
 
 def connect(

@@ -1,0 +1,1 @@
+"""The Charles Schwab provider: OAuth login, token lifecycle and the Trader API adapter."""
