@@ -291,6 +291,10 @@ class SchwabProvider:
         app = await self._app_store().obtain(interaction)
         if isinstance(app, Failure):
             return app
+        interaction.notice(
+            "The callback URL registered with your Schwab app must be exactly: "
+            f"{callback.value.url}"
+        )
         salt = await self.identity_salt()
         if isinstance(salt, Failure):
             return salt
