@@ -153,8 +153,7 @@ async def _listen(
         )
         return None
     try:
-        if callback.scheme == "https":
-            interaction.notice(certificate_notice(callback))
+        warn_certificate = callback.scheme == "https"
         if options.mode is AuthorizationMode.BROWSER:
             if not interaction.open_browser(url):
                 interaction.notice(
@@ -162,11 +161,15 @@ async def _listen(
                     "address."
                 )
                 return None
+            if warn_certificate:
+                interaction.notice(certificate_notice(callback))
             interaction.notice(
                 f"Log in to Schwab in the browser window and click 'Allow'. Waiting up to "
                 f"{options.timeout:g} s for the redirect to {callback.url} ..."
             )
         else:
+            if warn_certificate:
+                interaction.notice(certificate_notice(callback))
             interaction.notice(
                 "Open this address in a browser on this machine, log in to Schwab and click "
                 "'Allow':"
