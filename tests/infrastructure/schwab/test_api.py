@@ -19,12 +19,12 @@ from dashtam_cli.domain.errors import ErrorCode, Failure, Success, fail
 from dashtam_cli.infrastructure.providers.schwab.api import (
     CONNECT_TIMEOUT,
     READ_TIMEOUT,
-    TRANSACTION_TYPES,
     RequestBudget,
     RetryPolicy,
     TraderApi,
     retry_after_seconds,
 )
+from dashtam_cli.infrastructure.providers.schwab.errors import TRANSACTION_TYPES
 from tests.infrastructure.schwab.api_fakes import (
     ACCESS_TOKEN,
     BASE_URL,

@@ -19,8 +19,8 @@ from dashtam_cli.domain.holdings import AssetType
 from dashtam_cli.domain.providers import FetchedAccount, FetchedTransaction
 from dashtam_cli.domain.transactions import TransactionStatus, TransactionSubtype, TransactionType
 from dashtam_cli.infrastructure.db.types import json_dumps, json_loads
-from dashtam_cli.infrastructure.providers.schwab.api import TRANSACTION_TYPES
 from dashtam_cli.infrastructure.providers.schwab.dates import schwab_calendar_date
+from dashtam_cli.infrastructure.providers.schwab.errors import TRANSACTION_TYPES
 from dashtam_cli.infrastructure.providers.schwab.mapping import (
     FALLBACK_DATE,
     KNOWN_TYPES,

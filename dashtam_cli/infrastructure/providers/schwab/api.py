@@ -50,6 +50,7 @@ import structlog
 from dashtam_cli.domain.errors import DomainError, ErrorCode, Failure, Result, fail, ok
 from dashtam_cli.infrastructure.providers.schwab.dates import format_schwab_datetime
 from dashtam_cli.infrastructure.providers.schwab.errors import (
+    TRANSACTION_TYPES,
     ErrorBody,
     correlation_id,
     error_from_response,
@@ -59,23 +60,6 @@ from dashtam_cli.infrastructure.providers.schwab.errors import (
     redact_secrets,
 )
 
-TRANSACTION_TYPES: Final = (
-    "TRADE",
-    "RECEIVE_AND_DELIVER",
-    "DIVIDEND_OR_INTEREST",
-    "ACH_RECEIPT",
-    "ACH_DISBURSEMENT",
-    "CASH_RECEIPT",
-    "CASH_DISBURSEMENT",
-    "ELECTRONIC_FUND",
-    "WIRE_OUT",
-    "WIRE_IN",
-    "JOURNAL",
-    "MEMORANDUM",
-    "MARGIN_CALL",
-    "MONEY_MARKET",
-    "SMA_ADJUSTMENT",
-)
 """The 15 transaction types of the spec; every transactions request asks for all of them."""
 
 DEFAULT_BASE_URL: Final = "https://api.schwabapi.com/trader/v1"

@@ -333,9 +333,29 @@ def classify(status: int, body: ErrorBody) -> ErrorCode:
     return ErrorCode.PROVIDER_ERROR
 
 
-def reconnect_hint(alias: str) -> str:
+def reconnect_hint(alias: str | None) -> str:
     """The command renewing a Schwab login (the hint of ``token_revoked``/``reauth_required``)."""
-    return f"dashtam providers connect schwab --alias {shlex.quote(alias)}"
+    return "dashtam providers connect schwab" + (f" --alias {shlex.quote(alias)}" if alias else "")
+
+
+#: The 15 transaction types of the Trader API (spec ``TransactionType``), in the spec's order.
+TRANSACTION_TYPES: Final = (
+    "TRADE",
+    "RECEIVE_AND_DELIVER",
+    "DIVIDEND_OR_INTEREST",
+    "ACH_RECEIPT",
+    "ACH_DISBURSEMENT",
+    "CASH_RECEIPT",
+    "CASH_DISBURSEMENT",
+    "ELECTRONIC_FUND",
+    "WIRE_OUT",
+    "WIRE_IN",
+    "JOURNAL",
+    "MEMORANDUM",
+    "MARGIN_CALL",
+    "MONEY_MARKET",
+    "SMA_ADJUSTMENT",
+)
 
 
 def correlation_id(headers: Mapping[str, str]) -> str | None:

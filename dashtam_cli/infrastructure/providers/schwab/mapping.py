@@ -164,7 +164,7 @@ from dashtam_cli.infrastructure.providers.schwab.dates import (
     parse_schwab_datetime,
     schwab_calendar_date,
 )
-from dashtam_cli.infrastructure.providers.schwab.errors import redact_secrets
+from dashtam_cli.infrastructure.providers.schwab.errors import TRANSACTION_TYPES, redact_secrets
 from dashtam_cli.infrastructure.providers.schwab.identity import mask_account_number
 
 _log = structlog.get_logger("dashtam.schwab")
@@ -526,25 +526,7 @@ def map_account(
 
 # ------------------------------------------------------------------------------ transactions
 
-KNOWN_TYPES: Final = frozenset(
-    {
-        "TRADE",
-        "RECEIVE_AND_DELIVER",
-        "DIVIDEND_OR_INTEREST",
-        "ACH_RECEIPT",
-        "ACH_DISBURSEMENT",
-        "CASH_RECEIPT",
-        "CASH_DISBURSEMENT",
-        "ELECTRONIC_FUND",
-        "WIRE_OUT",
-        "WIRE_IN",
-        "JOURNAL",
-        "MEMORANDUM",
-        "MARGIN_CALL",
-        "MONEY_MARKET",
-        "SMA_ADJUSTMENT",
-    }
-)
+KNOWN_TYPES: Final = frozenset(TRANSACTION_TYPES)
 _STATUSES: Final = {
     "VALID": TransactionStatus.SETTLED,
     "PENDING": TransactionStatus.PENDING,

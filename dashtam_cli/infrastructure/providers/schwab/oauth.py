@@ -32,11 +32,8 @@ import structlog
 from dashtam_cli.application.handlers.events import REDACTED, redact_text
 from dashtam_cli.domain.errors import DomainError, ErrorCode, Failure, Result, fail, ok
 from dashtam_cli.infrastructure.providers.schwab.config import SchwabApp, SchwabEndpoints
-from dashtam_cli.infrastructure.providers.schwab.tokens import (
-    REFRESH_TOKEN_LIFETIME,
-    TokenSet,
-    reconnect_hint,
-)
+from dashtam_cli.infrastructure.providers.schwab.errors import reconnect_hint
+from dashtam_cli.infrastructure.providers.schwab.tokens import REFRESH_TOKEN_LIFETIME, TokenSet
 
 DEFAULT_ACCESS_LIFETIME: Final = 1800
 """Seconds an access token lives when a response omits ``expires_in`` (Schwab: 30 minutes)."""

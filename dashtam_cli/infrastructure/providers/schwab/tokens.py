@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shlex
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -36,6 +35,7 @@ from dashtam_cli.domain.events import (
     ProviderTokenRefreshSucceeded,
 )
 from dashtam_cli.domain.providers import ProviderGrant
+from dashtam_cli.infrastructure.providers.schwab.errors import reconnect_hint
 
 if TYPE_CHECKING:
     from dashtam_cli.domain.protocols import Cipher, Clock, EventSink, UnitOfWorkFactory
@@ -49,11 +49,6 @@ DEFAULT_LEEWAY = timedelta(minutes=5)
 TOKEN_FORMAT_VERSION = 1
 
 _log = structlog.get_logger("dashtam.schwab")
-
-
-def reconnect_hint(alias: str | None) -> str:
-    """The exact command that renews a Schwab login."""
-    return "dashtam providers connect schwab" + (f" --alias {shlex.quote(alias)}" if alias else "")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
