@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Self
 from uuid import UUID
 
+from dashtam_cli.application.handlers.sync_records import to_transaction
 from dashtam_cli.domain.accounts import Account
 from dashtam_cli.domain.connections import ConnectionStatus, ProviderConnection
 from dashtam_cli.domain.errors import DomainError, ErrorCode, Failure, Result, Success, fail, ok
@@ -273,6 +274,12 @@ class InMemoryTransactionRepository(_Tables):
             lambda t: (t.account_id, t.provider_transaction_id),
         )
         return counts
+
+    async def upsert_fetched(
+        self, account_id: UUID, transactions: Sequence[FetchedTransaction]
+    ) -> UpsertCounts:
+        """Upsert provider rows as the entities they stand for."""
+        return await self.upsert_many([to_transaction(account_id, f) for f in transactions])
 
     async def latest_date(self, account_id: UUID) -> date | None:
         """The newest transaction date of the account."""

@@ -17,6 +17,7 @@ from dashtam_cli.domain.connections import ProviderConnection
 from dashtam_cli.domain.errors import DomainError, Result
 from dashtam_cli.domain.events import DomainEvent
 from dashtam_cli.domain.holdings import BalanceSnapshot, Holding
+from dashtam_cli.domain.providers import FetchedTransaction
 from dashtam_cli.domain.sync import SyncCursor, SyncRun
 from dashtam_cli.domain.transactions import Transaction
 
@@ -105,6 +106,15 @@ class TransactionRepository(Protocol):
 
     async def upsert_many(self, transactions: Sequence[Transaction]) -> UpsertCounts:
         """Insert new rows and update changed ones by their unique key, in set-based statements."""
+        ...
+
+    async def upsert_fetched(
+        self, account_id: UUID, transactions: Sequence[FetchedTransaction]
+    ) -> UpsertCounts:
+        """Like :meth:`upsert_many` for one account's provider rows, validated like the entity.
+
+        The sync's write path: no entity per row, and an id is made only for a row that is new.
+        """
         ...
 
     async def latest_date(self, account_id: UUID) -> date | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import hashlib
 import json
 import os
@@ -778,3 +779,23 @@ async def test_first_sync_walk_matches_one_big_read() -> None:
     assert CAPABILITIES.history_limit is not None
     big = value(await session.fetch_transactions(account, NOW - CAPABILITIES.history_limit, NOW))
     assert _sequence_of_ids(walked) == _sequence_of_ids(big)
+
+
+async def test_fetching_leaves_the_garbage_collector_as_it_found_it() -> None:
+    session = await open_session(connection(transactions=2_000))
+    account = value(await session.fetch_accounts())[0]
+    start = NOW - timedelta(days=400)
+    assert gc.isenabled()
+    rows = value(await session.fetch_transactions(account, start, NOW))
+    assert rows
+    assert gc.isenabled()
+    with pytest.raises(ValueError, match="timezone-aware"):
+        await session.fetch_transactions(account, start.replace(tzinfo=None), NOW)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        again = value(await session.fetch_transactions(account, start, NOW))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    assert again == rows

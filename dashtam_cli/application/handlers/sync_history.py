@@ -3,6 +3,9 @@
 Forward from ``--since`` or from the newest stored transaction minus the provider's overlap;
 backward on a first sync (or ``--full``, or an unfinished backfill) until the provider's history
 limit or an empty span, with a cursor committed per window so an interrupted backfill resumes.
+
+One unit of work serves the whole account and commits after every window (its rows and, going
+backward, the cursor past it, together): a window costs one commit and no connection checkout.
 """
 
 from __future__ import annotations
@@ -11,11 +14,17 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from dashtam_cli.application.commands import SyncConnections
-from dashtam_cli.application.handlers.sync_records import add_counts, midnight, to_transaction
+from dashtam_cli.application.handlers.sync_records import add_counts, midnight
 from dashtam_cli.domain.connections import ProviderConnection
 from dashtam_cli.domain.errors import Failure, Result, ok
 from dashtam_cli.domain.events import SyncProgressed
-from dashtam_cli.domain.protocols import Clock, EventSink, UnitOfWorkFactory, UpsertCounts
+from dashtam_cli.domain.protocols import (
+    Clock,
+    EventSink,
+    UnitOfWork,
+    UnitOfWorkFactory,
+    UpsertCounts,
+)
 from dashtam_cli.domain.providers import FetchedAccount, ProviderCapabilities, ProviderSession
 from dashtam_cli.domain.sync import SyncCursor
 
@@ -40,11 +49,30 @@ class TransactionHistorySync:
         account_id: UUID,
         command: SyncConnections,
     ) -> Result[UpsertCounts]:
+        async with self._uow_factory() as uow:
+            return await self._sync(uow, caps, session, connection, account, account_id, command)
+
+    async def _sync(
+        self,
+        uow: UnitOfWork,
+        caps: ProviderCapabilities,
+        session: ProviderSession,
+        connection: ProviderConnection,
+        account: FetchedAccount,
+        account_id: UUID,
+        command: SyncConnections,
+    ) -> Result[UpsertCounts]:
         now = self._clock.now()
         totals = UpsertCounts()
-        async with self._uow_factory() as uow:
-            cursor = await uow.sync_cursors.get(account_id)
-            latest = await uow.transactions.latest_date(account_id)
+        cursor = await uow.sync_cursors.get(account_id)
+        latest = await uow.transactions.latest_date(account_id)
+
+        async def window(
+            start: datetime, end: datetime, cursor_after: SyncCursor | None = None
+        ) -> Result[UpsertCounts]:
+            return await self._window(
+                uow, session, connection, account, account_id, start, end, cursor=cursor_after
+            )
 
         # 1. Forward: from --since, or from the newest stored row minus the overlap.
         forward_from: datetime | None = None
@@ -56,10 +84,10 @@ class TransactionHistorySync:
             start = forward_from
             while start < now:
                 end = min(start + caps.max_window, now)
-                window = await self._window(session, connection, account, account_id, start, end)
-                if isinstance(window, Failure):
-                    return window
-                totals = add_counts(totals, window.value)
+                fetched = await window(start, end)
+                if isinstance(fetched, Failure):
+                    return fetched
+                totals = add_counts(totals, fetched.value)
                 start = end
 
         # 2. Backward: the first sync (or --full, or an unfinished backfill) walks history back.
@@ -76,52 +104,53 @@ class TransactionHistorySync:
                 start = end - caps.max_window
                 if floor is not None:
                     start = max(start, floor)
-                window = await self._window(session, connection, account, account_id, start, end)
-                if isinstance(window, Failure):
-                    return window
-                counts = window.value
+                # the window's rows and the cursor past it commit together
+                past = SyncCursor(account_id=account_id, oldest_fetched_at=start, updated_at=now)
+                fetched = await window(start, end, past)
+                if isinstance(fetched, Failure):
+                    return fetched
+                counts = fetched.value
                 totals = add_counts(totals, counts)
                 seen = counts.inserted + counts.updated + counts.unchanged
                 empty = empty + (end - start) if seen == 0 else timedelta(0)
                 end = start
-                async with self._uow_factory() as uow:
-                    await uow.sync_cursors.save(
-                        SyncCursor(account_id=account_id, oldest_fetched_at=start, updated_at=now)
-                    )
-                    await uow.commit()
                 if empty >= caps.empty_span_stop:
                     break
-            async with self._uow_factory() as uow:
-                await uow.sync_cursors.save(
-                    SyncCursor(
-                        account_id=account_id,
-                        oldest_fetched_at=end,
-                        backfill_complete=True,
-                        updated_at=self._clock.now(),
-                    )
+            await uow.sync_cursors.save(
+                SyncCursor(
+                    account_id=account_id,
+                    oldest_fetched_at=end,
+                    backfill_complete=True,
+                    updated_at=self._clock.now(),
                 )
-                await uow.commit()
+            )
+            await uow.commit()
         return ok(totals)
 
     async def _window(
         self,
+        uow: UnitOfWork,
         session: ProviderSession,
         connection: ProviderConnection,
         account: FetchedAccount,
         account_id: UUID,
         start: datetime,
         end: datetime,
+        *,
+        cursor: SyncCursor | None = None,
     ) -> Result[UpsertCounts]:
+        """Fetch ``[start, end)`` and upsert it in one commit (with ``cursor``, when given)."""
         fetched = await session.fetch_transactions(account, start, end)
         if isinstance(fetched, Failure):
             return fetched
-        rows = [to_transaction(account_id, f) for f in fetched.value]
-        if not rows:
-            counts = UpsertCounts()
-        else:
-            async with self._uow_factory() as uow:
-                counts = await uow.transactions.upsert_many(rows)
-                await uow.commit()
+        rows = fetched.value
+        counts = UpsertCounts()
+        if rows or cursor is not None:
+            if rows:
+                counts = await uow.transactions.upsert_fetched(account_id, rows)
+            if cursor is not None:
+                await uow.sync_cursors.save(cursor)
+            await uow.commit()
         await self._progress(
             connection,
             phase="transactions",

@@ -7,10 +7,11 @@ lower-case string values.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from dashtam_cli.application.queries import TransactionRow
 from dashtam_cli.domain.accounts import Account, AccountType
@@ -22,15 +23,21 @@ from dashtam_cli.domain.connections import (
 )
 from dashtam_cli.domain.errors import ErrorCode
 from dashtam_cli.domain.holdings import AssetType, BalanceSnapshot, Holding, SnapshotSource
-from dashtam_cli.domain.money import Money
-from dashtam_cli.domain.protocols import AuditEntry, StoredSecret
-from dashtam_cli.domain.sync import SyncCounts, SyncRun, SyncStatus
+from dashtam_cli.domain.money import Money, normalize_currency, to_decimal
 from dashtam_cli.domain.transactions import (
+    SUBTYPE_TO_TYPE,
     Transaction,
     TransactionStatus,
     TransactionSubtype,
     TransactionType,
 )
+
+if TYPE_CHECKING:
+    # Imported where used: the read commands' stdlib readers import this module, and these
+    # (with the events behind the protocols) would cost each of them ~10 ms to create.
+    from dashtam_cli.domain.protocols import AuditEntry, StoredSecret
+    from dashtam_cli.domain.providers import FetchedTransaction
+    from dashtam_cli.domain.sync import SyncRun
 
 type Row = dict[str, Any]
 type RowMapping = Mapping[Any, Any]
@@ -253,6 +260,271 @@ def transaction_to_row(txn: Transaction, now: datetime) -> Row:
     }
 
 
+def _subtype_mismatch(fetched: FetchedTransaction) -> ValueError:
+    subtype, ttype = fetched.subtype, fetched.transaction_type
+    return ValueError(
+        f"transaction {fetched.provider_transaction_id}: subtype "
+        f"{getattr(subtype, 'value', subtype)} does not belong to type "
+        f"{getattr(ttype, 'value', ttype)}"
+    )
+
+
+def fetched_to_row(account_id: UUID, fetched: FetchedTransaction, now: datetime) -> Row:
+    """Columns of ``transactions`` for a provider row, validated like a :class:`Transaction`.
+
+    The same values :func:`transaction_to_row` stores for the entity the sync would build from
+    it (amount and fees as :class:`Money` in the row's currency), except ``id``: None, because an
+    id is made only for a row that turns out to be new.
+
+    Raises:
+        ValueError: the subtype belongs to another type, or an amount or currency is invalid.
+        TypeError: an amount is a float (or another non-exact type).
+    """
+    if SUBTYPE_TO_TYPE.get(fetched.subtype) is not fetched.transaction_type:
+        raise _subtype_mismatch(fetched)
+    amount = Money(fetched.amount, fetched.currency)
+    fees = None if fetched.fees is None else Money(fetched.fees, fetched.currency).amount
+    asset_type = fetched.asset_type
+    return {
+        "id": None,
+        "account_id": account_id,
+        "provider_transaction_id": fetched.provider_transaction_id,
+        "transaction_type": fetched.transaction_type.value,
+        "subtype": fetched.subtype.value,
+        "status": fetched.status.value,
+        "amount": amount.amount,
+        "currency": amount.currency,
+        "fees": fees,
+        "description": fetched.description,
+        "asset_type": None if asset_type is None else asset_type.value,
+        "symbol": fetched.symbol,
+        "security_name": fetched.security_name,
+        "quantity": fetched.quantity,
+        "unit_price": fetched.unit_price,
+        "transaction_date": fetched.transaction_date,
+        "settlement_date": fetched.settlement_date,
+        "posted_at": fetched.posted_at,
+        "raw": fetched.raw,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+type Converter = Callable[[Any], Any]
+type TextForm = tuple[str | None, ...]
+
+_STATUS_TEXT = {member: member.value for member in TransactionStatus}
+_ASSET_TEXT = {member: member.value for member in AssetType}
+# subtype -> (its type, the type's text, the subtype's text): one lookup checks and names both
+_SUBTYPE_INFO = {
+    subtype: (ttype, ttype.value, subtype.value) for subtype, ttype in SUBTYPE_TO_TYPE.items()
+}
+
+
+class SqliteTransactionText:
+    """Provider rows -> the exact text SQLite stores in ``transactions`` (their stored form).
+
+    :meth:`forms` gives, per row, the compared columns (``transaction_type`` .. ``posted_at``, in
+    table order) as the column types' bind processors would write them: ``str(Decimal)``, ISO
+    dates, UTC instants as ``YYYY-MM-DD HH:MM:SS.ffffff``, enum values. It validates exactly what
+    :func:`fetched_to_row` does (a test holds the two paths equal) but builds no entity, no
+    ``Money`` and no dict: the common exact types take a short path, anything else goes through
+    the domain's conversion and the column's own processor.
+    """
+
+    def __init__(
+        self,
+        *,
+        decimal: Converter,
+        instant: Converter,
+        day: Converter,
+        raw: Converter | None,
+    ) -> None:
+        """Take the SQLite bind processors of a decimal, an instant, a date and the raw JSON."""
+        self._decimal = decimal
+        self._instant = instant
+        self._day_processor = day
+        self._raw = raw
+        self._currencies: dict[str, str] = {}
+
+    def instant(self, value: datetime) -> str:
+        """An instant as stored (``YYYY-MM-DD HH:MM:SS.ffffff`` in UTC)."""
+        text: str = self._instant(value)
+        return text
+
+    def raw(self, value: object) -> str | None:
+        """A raw provider payload as stored (JSON text), None for None."""
+        if value is None or self._raw is None:
+            return value  # type: ignore[return-value]
+        text: str | None = self._raw(value)
+        return text
+
+    def _currency(self, code: str) -> str:
+        normalized = normalize_currency(code)
+        self._currencies[code] = normalized
+        return normalized
+
+    def _money(self, value: object) -> str:
+        text: str = self._decimal(to_decimal(value))
+        return text
+
+    def _day(self, value: object) -> str:
+        """A date as stored, for anything the short path does not take (refused if not a date)."""
+        text: str = self._day_processor(value)
+        return text
+
+    def forms(self, rows: Sequence[FetchedTransaction]) -> list[TextForm]:
+        """The stored form of the compared columns of each row, in order.
+
+        Raises:
+            ValueError: the subtype belongs to another type; an amount, currency or enum value
+                is invalid; ``posted_at`` is naive.
+            TypeError: an amount is a float (or another non-exact type); a date is not a date.
+        """
+        return self._encode(rows, None, "", "")
+
+    def new_rows(
+        self, rows: Sequence[FetchedTransaction], ids: Sequence[str], account: str, now: str
+    ) -> list[tuple[str | None, ...]]:
+        """Whole ``transactions`` rows to insert, in table column order, as SQLite stores them.
+
+        ``ids`` (one per row), ``account`` and ``now`` are already in stored form. The compared
+        columns are exactly :meth:`forms`; ``raw`` goes through its column's processor.
+
+        Raises:
+            ValueError: like :meth:`forms`.
+            TypeError: like :meth:`forms`.
+        """
+        return self._encode(rows, ids, account, now)
+
+    def _encode(
+        self,
+        rows: Sequence[FetchedTransaction],
+        ids: Sequence[str] | None,
+        account: str,
+        now: str,
+    ) -> list[tuple[str | None, ...]]:
+        """:meth:`forms` (``ids`` None) or :meth:`new_rows`, in one pass over the rows."""
+        out: list[tuple[str | None, ...]] = []
+        append = out.append
+        raw_text = self.raw
+        subtype_of = _SUBTYPE_INFO.get
+        status_text, asset_text = _STATUS_TEXT, _ASSET_TEXT
+        currencies = self._currencies
+        decimal, instant_text = self._decimal, self._instant
+        money = self._money
+        exact, plain_date, utc = Decimal, date, UTC
+        # a window's rows share a few dozen dates: format each once
+        days: dict[date, str] = {}
+        day_text = days.get
+        try:
+            for index, f in enumerate(rows):
+                subtype = f.subtype
+                info = subtype_of(subtype)
+                if info is None or info[0] is not f.transaction_type:
+                    raise _subtype_mismatch(f)
+                amount = f.amount
+                if type(amount) is exact and amount.is_finite():
+                    amount_text = str(amount)
+                else:
+                    amount_text = money(amount)
+                currency = currencies.get(f.currency) or self._currency(f.currency)
+                fees = f.fees
+                fees_text: str | None = None
+                if fees is not None:
+                    if type(fees) is exact and fees.is_finite():
+                        fees_text = str(fees)
+                    else:
+                        fees_text = money(fees)
+                quantity = f.quantity
+                quantity_text: str | None = None
+                if quantity is not None:
+                    if type(quantity) is exact and quantity.is_finite():
+                        quantity_text = str(quantity)
+                    else:
+                        quantity_text = decimal(quantity)
+                price = f.unit_price
+                price_text: str | None = None
+                if price is not None:
+                    if type(price) is exact and price.is_finite():
+                        price_text = str(price)
+                    else:
+                        price_text = decimal(price)
+                day = f.transaction_date
+                trade_day = day_text(day)
+                if trade_day is None:
+                    trade_day = day.isoformat() if type(day) is plain_date else self._day(day)
+                    days[day] = trade_day
+                settle = f.settlement_date
+                settle_text: str | None = None
+                if settle is not None:
+                    settle_text = day_text(settle)
+                    if settle_text is None:
+                        if type(settle) is plain_date:
+                            settle_text = settle.isoformat()
+                        else:
+                            settle_text = self._day(settle)
+                        days[settle] = settle_text
+                posted = f.posted_at
+                posted_text: str | None = None
+                if posted is not None:
+                    if posted.tzinfo is utc:
+                        posted_text = posted.isoformat(" ", "microseconds")[:26]
+                    else:
+                        posted_text = instant_text(posted)
+                asset = f.asset_type
+                if ids is None:
+                    append(
+                        (
+                            info[1],
+                            info[2],
+                            status_text[f.status],
+                            amount_text,
+                            currency,
+                            fees_text,
+                            f.description,
+                            None if asset is None else asset_text[asset],
+                            f.symbol,
+                            f.security_name,
+                            quantity_text,
+                            price_text,
+                            trade_day,
+                            settle_text,
+                            posted_text,
+                        )
+                    )
+                    continue
+                raw = f.raw
+                append(
+                    (
+                        ids[index],
+                        account,
+                        f.provider_transaction_id,
+                        info[1],
+                        info[2],
+                        status_text[f.status],
+                        amount_text,
+                        currency,
+                        fees_text,
+                        f.description,
+                        None if asset is None else asset_text[asset],
+                        f.symbol,
+                        f.security_name,
+                        quantity_text,
+                        price_text,
+                        trade_day,
+                        settle_text,
+                        posted_text,
+                        None if raw is None else raw_text(raw),
+                        now,
+                        now,
+                    )
+                )
+        except KeyError as exc:
+            raise ValueError(f"not a valid enum value: {exc.args[0]!r}") from None
+        return out
+
+
 def row_to_transaction(row: RowMapping) -> Transaction:
     """A Transaction from a ``transactions`` row."""
     currency = row["currency"]
@@ -336,6 +608,8 @@ def sync_run_to_row(run: SyncRun) -> Row:
 
 def row_to_sync_run(row: RowMapping) -> SyncRun:
     """A SyncRun from a ``sync_runs`` row."""
+    from dashtam_cli.domain.sync import SyncCounts, SyncRun, SyncStatus
+
     error_code = row["error_code"]
     return SyncRun(
         id=row["id"],
@@ -366,6 +640,8 @@ def secret_to_row(secret: StoredSecret, now: datetime) -> Row:
 
 def row_to_secret(row: RowMapping) -> StoredSecret:
     """A StoredSecret from a ``stored_secrets`` row."""
+    from dashtam_cli.domain.protocols import StoredSecret
+
     return StoredSecret(
         name=row["name"], ciphertext=bytes(row["ciphertext"]), updated_at=row["updated_at"]
     )
@@ -387,6 +663,8 @@ def audit_to_row(entry: AuditEntry) -> Row:
 
 def row_to_audit(row: RowMapping) -> AuditEntry:
     """An AuditEntry from an ``audit_log`` row."""
+    from dashtam_cli.domain.protocols import AuditEntry
+
     return AuditEntry(
         id=row["id"],
         event_id=row["event_id"],

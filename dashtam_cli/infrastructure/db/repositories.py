@@ -7,25 +7,33 @@ the unit of work does.
 
 from __future__ import annotations
 
+import weakref
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from uuid import UUID
 
 from sqlalchemy import delete, func, select, true, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dashtam_cli.domain.accounts import Account
 from dashtam_cli.domain.connections import ConnectionStatus, ProviderConnection
 from dashtam_cli.domain.holdings import BalanceSnapshot, Holding
 from dashtam_cli.domain.protocols import StoredSecret, UpsertCounts
+from dashtam_cli.domain.providers import FetchedTransaction
 from dashtam_cli.domain.sync import SyncCursor, SyncRun
 from dashtam_cli.domain.transactions import Transaction
 from dashtam_cli.infrastructure.db import mapping, schema
 from dashtam_cli.infrastructure.db.upserts import (
     BATCH_SIZE,
+    BulkWriter,
+    ExistingRows,
     batches,
     counting_upsert,
+    new_uuid_hexes,
+    new_uuids,
+    paused_gc,
     upsert_rows,
 )
 
@@ -66,6 +74,14 @@ HOLDING_COMPARE = (
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _add(a: UpsertCounts, b: UpsertCounts) -> UpsertCounts:
+    return UpsertCounts(
+        inserted=a.inserted + b.inserted,
+        updated=a.updated + b.updated,
+        unchanged=a.unchanged + b.unchanged,
+    )
 
 
 class SqlConnectionRepository:
@@ -206,6 +222,40 @@ class SqlHoldingRepository:
         return int(result.rowcount)
 
 
+_TRANSACTION_KEY = ("account_id", "provider_transaction_id")
+
+# Accounts seen holding transactions, per engine, so the "does this account have any rows" check
+# runs once per account and process. Sync never deletes a transaction; an entry that went stale
+# anyway (rows rolled back or deleted by hand) only costs the lookup the check would have skipped,
+# never a wrong count.
+_ACCOUNTS_WITH_ROWS: weakref.WeakKeyDictionary[Engine, set[UUID]] = weakref.WeakKeyDictionary()
+
+
+def _sqlite_text(connection: AsyncConnection) -> mapping.SqliteTransactionText:
+    """The SQLite stored-form encoder, built from the columns' own bind processors."""
+    dialect = connection.dialect
+    columns = schema.transactions.c
+
+    def processor(column: str) -> mapping.Converter | None:
+        found: mapping.Converter | None = (
+            columns[column].type.dialect_impl(dialect).bind_processor(dialect)
+        )
+        return found
+
+    def required(column: str) -> mapping.Converter:
+        found = processor(column)
+        if found is None:
+            raise RuntimeError(f"transactions.{column} has no SQLite bind processor")
+        return found
+
+    return mapping.SqliteTransactionText(
+        decimal=required("amount"),
+        instant=required("posted_at"),
+        day=required("transaction_date"),
+        raw=processor("raw"),
+    )
+
+
 class SqlTransactionRepository:
     """Transactions (``transactions``), unique per (account_id, provider_transaction_id)."""
 
@@ -240,12 +290,124 @@ class SqlTransactionRepository:
                 compare=TRANSACTION_COMPARE,
                 batch_size=self._batch_size,
             )
-            counts = UpsertCounts(
-                inserted=counts.inserted + done.inserted,
-                updated=counts.updated + done.updated,
-                unchanged=counts.unchanged + done.unchanged,
-            )
+            counts = _add(counts, done)
         return counts
+
+    async def upsert_fetched(
+        self, account_id: UUID, transactions: Sequence[FetchedTransaction]
+    ) -> UpsertCounts:
+        """Upsert one account's provider rows by their key, counting exactly.
+
+        Each row is validated like the :class:`Transaction` it stands for (``ValueError`` /
+        ``TypeError`` otherwise). A new row gets a fresh id; a changed row keeps its id and
+        ``created_at``; an unchanged one is not written. A repeated key counts once (the last
+        one wins). Rows are compared in their stored form (see :mod:`.upserts`), so a row whose
+        status or amount scale changed is updated.
+        """
+        if not transactions:
+            return UpsertCounts()
+        with paused_gc():
+            return await self._upsert_fetched(account_id, transactions)
+
+    async def _upsert_fetched(
+        self, account_id: UUID, transactions: Sequence[FetchedTransaction]
+    ) -> UpsertCounts:
+        unique = list({f.provider_transaction_id: f for f in transactions}.values())
+        if len(unique) < len(transactions):
+            # a row repeated later in the page is dropped, yet it must be valid too
+            kept = {id(f) for f in unique}
+            now = _now()
+            for f in transactions:
+                if id(f) not in kept:
+                    mapping.fetched_to_row(account_id, f, now)
+        existing = ExistingRows(
+            self._conn,
+            schema.transactions,
+            scope="account_id",
+            key="provider_transaction_id",
+            columns=("id", *TRANSACTION_COMPARE),
+        )
+        known = _ACCOUNTS_WITH_ROWS.setdefault(self._conn.sync_engine, set())
+        look = account_id in known or await existing.any(account_id)
+        known.add(account_id)
+        if self._conn.dialect.name == "sqlite":
+            return await self._upsert_fetched_sqlite(account_id, unique, existing, look=look)
+        now = _now()
+        counts = UpsertCounts()
+        for batch in batches(unique, self._batch_size):
+            done = await counting_upsert(
+                self._conn,
+                schema.transactions,
+                [mapping.fetched_to_row(account_id, f, now) for f in batch],
+                scope="account_id",
+                key="provider_transaction_id",
+                compare=TRANSACTION_COMPARE,
+                batch_size=self._batch_size,
+                new_ids=new_uuids,
+                lookup=look,
+            )
+            counts = _add(counts, done)
+        return counts
+
+    async def _upsert_fetched_sqlite(
+        self,
+        account_id: UUID,
+        unique: Sequence[FetchedTransaction],
+        existing: ExistingRows,
+        *,
+        look: bool,
+    ) -> UpsertCounts:
+        """The SQLite fast path: stored-form text built once per row, plain tuples to the driver.
+
+        No entity, ``Money``, dict or bind processor per row; with ``look`` False (the account
+        has no stored rows) the lookup of existing rows is skipped altogether.
+        """
+        table = schema.transactions
+        writer = BulkWriter(self._conn, table, conflict=_TRANSACTION_KEY)
+        if not writer.positional or writer.columns != [c.name for c in table.columns]:
+            raise RuntimeError("the SQLite transactions upsert binds columns out of table order")
+        text = _sqlite_text(self._conn)
+        raw = text.raw
+        account = account_id.hex
+        now = text.instant(_now())
+        inserted = updated = unchanged = 0
+        for batch in batches(unique, self._batch_size):
+            keys = [f.provider_transaction_id for f in batch]
+            found = await existing.fetch(account_id, keys) if look else []
+            stored = {row[0]: row[2:] for row in found}  # may hold other keys of the range
+            previous_forms = list(map(stored.get, keys))
+            if not any(previous_forms):  # none of these keys is stored: whole rows, as they are
+                new_ids = new_uuid_hexes(len(batch))
+                await writer.write_prepared(text.new_rows(batch, new_ids, account, now))
+                inserted += len(batch)
+                continue
+            forms = text.forms(batch)
+            if previous_forms == forms:  # the common re-sync window: one comparison, in C
+                unchanged += len(keys)
+                continue
+            stored_ids = {row[0]: row[1] for row in found}
+            params: list[tuple[object, ...]] = []
+            new: list[int] = []
+            for index, (key, form, previous) in enumerate(
+                zip(keys, forms, previous_forms, strict=True)
+            ):
+                if previous is None:
+                    new.append(index)
+                elif previous != form:
+                    f = batch[index]
+                    params.append((stored_ids[key], account, key, *form, raw(f.raw), now, now))
+                    updated += 1
+                else:
+                    unchanged += 1
+            if new:
+                for new_id, index in zip(new_uuid_hexes(len(new)), new, strict=True):
+                    f = batch[index]
+                    params.append(
+                        (new_id, account, keys[index], *forms[index], raw(f.raw), now, now)
+                    )
+                inserted += len(new)
+            await writer.write_prepared(params)
+        return UpsertCounts(inserted=inserted, updated=updated, unchanged=unchanged)
 
     async def latest_date(self, account_id: UUID) -> date | None:
         """The newest transaction date stored for an account (the sync cursor)."""
