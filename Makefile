@@ -50,8 +50,12 @@ docs: install ## build the documentation site (strict)
 
 check: lint typecheck test docs ## everything CI runs
 
+# The dashboard benchmark adds its section to bench/RESULTS.md (with --quick: 50,000 rows, prints only).
+TUI_BENCH_ARGS ?= $(if $(findstring --quick,$(BENCH_ARGS)),--transactions 50000,--results bench/RESULTS.md)
+
 bench: install ## benchmarks on 1M demo rows (minutes; not CI): writes bench/RESULTS.md
 	@$(RUN) python bench/run.py $(BENCH_ARGS)
+	@$(RUN) python bench/tui.py $(TUI_BENCH_ARGS)
 
 clean: ## remove build and cache artefacts
 	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache .import_linter_cache site dist build

@@ -17,11 +17,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from dashtam_cli.application import commands as cmd
 from dashtam_cli.application import queries as qry
 from dashtam_cli.domain.errors import DomainError, ErrorCode, Failure, Result
-from dashtam_cli.domain.protocols import Clock, KeyStore
-from dashtam_cli.presentation.cli.context import ServicesUnavailableError
+from dashtam_cli.presentation.cli.context import ServicesUnavailableError, require_event_loop
 from dashtam_cli.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -29,17 +27,25 @@ if TYPE_CHECKING:
 
     from dashtam_cli.application.bus import EventDispatcher
     from dashtam_cli.application.ports import ConnectionReader
+    from dashtam_cli.domain.protocols import Clock, KeyStore  # annotations only: not on reads
     from dashtam_cli.domain.providers import Provider, ProviderRegistry
     from dashtam_cli.infrastructure.audit import SqlAuditLog
     from dashtam_cli.infrastructure.database import SqlDatabaseAdmin
+    from dashtam_cli.infrastructure.db.sqlite_audit import SqliteAuditLog
     from dashtam_cli.infrastructure.db.sqlite_readers import SqliteReaders
     from dashtam_cli.infrastructure.db.unit_of_work import SqlUnitOfWorkFactory
     from dashtam_cli.infrastructure.workspace import LocalWorkspace
 
-#: Messages that manage the schema themselves: everything else migrates the database on first use.
-_NO_AUTO_MIGRATE: frozenset[type[Any]] = frozenset(
-    {cmd.InitializeWorkspace, cmd.UpgradeDatabase, qry.Status}
-)
+_COMMANDS_MODULE = "dashtam_cli.application.commands"
+
+
+def _manages_schema(kind: type[Any]) -> bool:
+    """Messages that manage the schema themselves: everything else migrates it on first use."""
+    if kind.__module__ != _COMMANDS_MODULE:
+        return kind is qry.Status
+    from dashtam_cli.application import commands as cmd
+
+    return kind in (cmd.InitializeWorkspace, cmd.UpgradeDatabase)
 
 
 class _Handler(Protocol):
@@ -164,6 +170,7 @@ class Application:
     @cached_property
     def engine(self) -> AsyncEngine:
         """The async engine (SQLite or PostgreSQL)."""
+        require_event_loop()  # a query run without an event loop starts again with one
         from dashtam_cli.infrastructure.db.engine import UnsupportedDatabaseUrlError, create_engine
 
         try:
@@ -200,8 +207,14 @@ class Application:
         return SqlDatabaseAdmin(url=self.settings.db_url, engine=lambda: self.engine)
 
     @cached_property
-    def audit(self) -> SqlAuditLog:
-        """The append-only audit writer (its own transactions)."""
+    def audit(self) -> SqlAuditLog | SqliteAuditLog:
+        """The append-only audit writer (its own transactions); ``sqlite3`` on a SQLite file."""
+        from dashtam_cli.infrastructure.db.engine import sqlite_path
+
+        if (path := sqlite_path(self.settings.db_url)) is not None:
+            from dashtam_cli.infrastructure.db.sqlite_audit import SqliteAuditLog
+
+            return SqliteAuditLog(path)  # the same rows, without importing SQLAlchemy
         from dashtam_cli.infrastructure.audit import SqlAuditLog
 
         return SqlAuditLog(self.engine)
@@ -370,11 +383,11 @@ class _LazyBus:
         from dashtam_cli.infrastructure.db.errors import DatabaseUnavailableError
 
         kind = type(message)
-        factory = _FACTORIES.get(kind)
+        factory = _factory_for(kind)
         if factory is None:
             raise LookupError(f"no handler registered for {kind.__name__}")
         try:
-            if not self._ready and kind not in _NO_AUTO_MIGRATE:
+            if not self._ready and not _manages_schema(kind):
                 created = self._app.workspace.ensure()
                 if isinstance(created, Failure):
                     return created
@@ -590,30 +603,114 @@ def _refresh(app: Application) -> _Handler:
     )
 
 
-_FACTORIES: dict[type[Any], Callable[[Application], _Handler]] = {
-    cmd.InitializeWorkspace: _init,
-    cmd.UpgradeDatabase: _upgrade,
-    qry.Status: _status,
-    qry.AuditList: _audit_list,
-    cmd.RotateKeys: _rotate,
-    cmd.SyncConnections: _sync,
-    cmd.StartDemo: _demo,
-    qry.ProviderList: _provider_list,
-    qry.ProviderDetail: _provider_detail,
-    cmd.RenameConnection: _rename,
-    cmd.DisconnectConnection: _disconnect,
-    cmd.ConnectProvider: _connect,
-    cmd.RefreshConnection: _refresh,
-    qry.AccountList: _account_list,
-    qry.AccountDetail: _account_detail,
-    qry.TransactionList: _transaction_list,
-    qry.TransactionDetail: _transaction_detail,
-    qry.HoldingList: _holding_list,
-    qry.BalanceHistory: _balance_history,
-    cmd.ExportTransactions: _export,
-    cmd.ExportAccounts: _export,
-    cmd.ExportHoldings: _export,
+def _dashboard_overview(app: Application) -> _Handler:
+    from dashtam_cli.application import dashboard as dash
+
+    return dash.DashboardOverviewHandler(
+        connections=app.connection_reader,
+        accounts=app.account_reader,
+        balances=app.balance_reader,
+        clock=app.clock,
+    )
+
+
+def _account_dashboard(app: Application) -> _Handler:
+    from dashtam_cli.application import dashboard as dash
+
+    return dash.AccountDashboardHandler(
+        connections=app.connection_reader,
+        accounts=app.account_reader,
+        holdings=app.holding_reader,
+        balances=app.balance_reader,
+        transactions=app.transaction_reader,
+    )
+
+
+def _transaction_browse(app: Application) -> _Handler:
+    from dashtam_cli.application import dashboard as dash
+
+    pages: dash.TransactionPageReader
+    if (fast := app.sqlite_readers) is not None:
+        pages = fast.transactions
+    else:
+        from dashtam_cli.infrastructure.db.readers import SqlTransactionReader
+
+        pages = SqlTransactionReader(app.engine)
+    return dash.TransactionBrowseHandler(
+        connections=app.connection_reader, accounts=app.account_reader, pages=pages
+    )
+
+
+def _holdings_allocation(app: Application) -> _Handler:
+    from dashtam_cli.application import dashboard as dash
+
+    return dash.HoldingsAllocationHandler(accounts=app.account_reader, holdings=app.holding_reader)
+
+
+type _Factories = dict[type[Any], Callable[[Application], _Handler]]
+
+
+def _query_factories() -> _Factories:
+    return {
+        qry.Status: _status,
+        qry.AuditList: _audit_list,
+        qry.ProviderList: _provider_list,
+        qry.ProviderDetail: _provider_detail,
+        qry.AccountList: _account_list,
+        qry.AccountDetail: _account_detail,
+        qry.TransactionList: _transaction_list,
+        qry.TransactionDetail: _transaction_detail,
+        qry.HoldingList: _holding_list,
+        qry.BalanceHistory: _balance_history,
+    }
+
+
+def _command_factories() -> _Factories:
+    from dashtam_cli.application import commands as cmd
+
+    return {
+        cmd.InitializeWorkspace: _init,
+        cmd.UpgradeDatabase: _upgrade,
+        cmd.RotateKeys: _rotate,
+        cmd.SyncConnections: _sync,
+        cmd.StartDemo: _demo,
+        cmd.RenameConnection: _rename,
+        cmd.DisconnectConnection: _disconnect,
+        cmd.ConnectProvider: _connect,
+        cmd.RefreshConnection: _refresh,
+        cmd.ExportTransactions: _export,
+        cmd.ExportAccounts: _export,
+        cmd.ExportHoldings: _export,
+    }
+
+
+def _dashboard_factories() -> _Factories:
+    from dashtam_cli.application import dashboard as dash
+
+    return {
+        dash.DashboardOverview: _dashboard_overview,
+        dash.AccountDashboard: _account_dashboard,
+        dash.TransactionBrowse: _transaction_browse,
+        dash.HoldingsAllocation: _holdings_allocation,
+    }
+
+
+#: The handler factories of each message module, registered when its first message arrives: a
+#: read command never imports the commands or dashboard modules (creating their dataclasses
+#: costs a read command ~15 ms). A new message goes into the table of its module.
+_FACTORY_TABLES: dict[str, Callable[[], _Factories]] = {
+    "dashtam_cli.application.queries": _query_factories,
+    _COMMANDS_MODULE: _command_factories,
+    "dashtam_cli.application.dashboard": _dashboard_factories,
 }
+_FACTORIES: _Factories = {}
+
+
+def _factory_for(kind: type[Any]) -> Callable[[Application], _Handler] | None:
+    """The handler factory of a message type (None when no handler is registered for it)."""
+    if kind not in _FACTORIES and (table := _FACTORY_TABLES.pop(kind.__module__, None)):
+        _FACTORIES.update(table())
+    return _FACTORIES.get(kind)
 
 
 def _settings_error(exc: Exception) -> DomainError:

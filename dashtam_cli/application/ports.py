@@ -8,11 +8,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from dashtam_cli.domain.connections import ProviderConnection
 from dashtam_cli.domain.errors import DomainError, Result
-from dashtam_cli.domain.protocols import AuditEntry
+
+if TYPE_CHECKING:
+    from dashtam_cli.domain.protocols import AuditEntry  # not at run time: read commands skip it
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -1,15 +1,61 @@
-"""Queries (nouns) and the result DTOs the front ends render."""
+"""Queries (nouns) and the result DTOs the front ends render.
+
+Every read command imports this module, so it creates little: the queries, the results of the
+frequent lists and the reader ports. The other results live in
+:mod:`dashtam_cli.application.query_results` and are re-exported here on first use (import them
+from this module all the same). Nothing here imports the ports, protocols or events modules.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
+from typing import TYPE_CHECKING
 from uuid import UUID
 
-from dashtam_cli.application.ports import DatabaseInfo
-from dashtam_cli.domain.connections import ConnectionStatus
-from dashtam_cli.domain.protocols import AuditEntry
+if TYPE_CHECKING:
+    from dashtam_cli.application.query_results import (
+        AccountView,
+        AuditPage,
+        ConnectionHealth,
+        ConnectionSummary,
+        ConnectionView,
+        HoldingsOverview,
+        HoldingsSummary,
+        NetWorthHistory,
+        NetWorthPoint,
+        SecretsHealth,
+        StatusReport,
+        TransactionView,
+    )
+else:
+    _RESULTS = frozenset(
+        {
+            "AccountView",
+            "AuditPage",
+            "ConnectionHealth",
+            "ConnectionSummary",
+            "ConnectionView",
+            "HoldingsOverview",
+            "HoldingsSummary",
+            "NetWorthHistory",
+            "NetWorthPoint",
+            "SecretsHealth",
+            "StatusReport",
+            "TransactionView",
+        }
+    )
+
+    def __getattr__(name: str) -> object:
+        """The results defined in :mod:`.query_results`, imported on first use."""
+        if name not in _RESULTS:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        from dashtam_cli.application import query_results
+
+        value = getattr(query_results, name)
+        globals()[name] = value
+        return value
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -24,48 +70,6 @@ class AuditList:
     since: datetime | None = None
     action: str | None = None
     limit: int = 50
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class SecretsHealth:
-    """Which secrets backend is configured and whether it works."""
-
-    backend: str
-    available: bool
-    detail: str | None = None
-    hint: str | None = None
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class ConnectionHealth:
-    """One connection as ``status`` shows it."""
-
-    id: UUID
-    provider: str
-    alias: str
-    status: ConnectionStatus
-    last_sync_at: datetime | None
-    last_sync_status: str | None
-    refresh_expires_at: datetime | None
-    refresh_time_left: timedelta | None
-    expiring_soon: bool
-    action: str | None
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class StatusReport:
-    """Everything ``status`` reports."""
-
-    database: DatabaseInfo
-    secrets: SecretsHealth
-    connections: Sequence[ConnectionHealth]
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class AuditPage:
-    """Audit rows for display."""
-
-    entries: Sequence[AuditEntry]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -90,7 +94,7 @@ class TransactionFilter:
 # ============================================================================ the read side
 # Connections, accounts, transactions, holdings and balance history. This section's imports live
 # here so the module stays append-only for the people editing it concurrently.
-from typing import TYPE_CHECKING, Protocol  # noqa: E402
+from typing import Protocol  # noqa: E402
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -165,44 +169,6 @@ class BalanceHistory:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class ConnectionSummary:
-    """One connection as ``providers list`` shows it (never its credentials).
-
-    Attributes:
-        refresh_time_left: how long the login has left (None: no refresh token).
-        expiring_soon: active and the login dies within a day.
-        action: what the user should do next (a command), when anything.
-        accounts_count: accounts of the connection, active or not.
-        active_accounts_count: the active ones among them.
-    """
-
-    id: UUID
-    provider: str
-    alias: str
-    status: ConnectionStatus
-    connected_at: datetime | None
-    last_sync_at: datetime | None
-    last_sync_status: str | None
-    access_expires_at: datetime | None
-    refresh_expires_at: datetime | None
-    refresh_time_left: timedelta | None
-    expiring_soon: bool
-    action: str | None
-    accounts_count: int
-    active_accounts_count: int
-    created_at: datetime | None
-    updated_at: datetime | None
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class ConnectionView:
-    """``providers show``: the connection and its accounts (active first, then by name)."""
-
-    summary: ConnectionSummary
-    accounts: Sequence[Account]
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
 class AccountSummary:
     """An account with the connection it belongs to."""
 
@@ -223,28 +189,6 @@ class AccountsOverview:
     accounts: Sequence[AccountSummary]
     totals: Mapping[str, Money]
     net_worth: Mapping[str, Money]
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class HoldingsSummary:
-    """Exact per-currency totals over some holdings.
-
-    ``unrealized_gain`` sums only the holdings whose market value and cost basis are both known.
-    """
-
-    count: int
-    market_value: Mapping[str, Money]
-    cost_basis: Mapping[str, Money]
-    unrealized_gain: Mapping[str, Money]
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class AccountView:
-    """``accounts show``: the account, a summary of its active holdings, its latest snapshot."""
-
-    summary: AccountSummary
-    holdings: HoldingsSummary
-    latest_snapshot: BalanceSnapshot | None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -331,15 +275,6 @@ class TransactionsPage:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
-class TransactionView:
-    """``transactions show``: the transaction (without its raw payload) and where it belongs."""
-
-    transaction: Transaction
-    account_name: str
-    connection_alias: str
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
 class HoldingRow:
     """A holding with its account and its weight in that account.
 
@@ -351,49 +286,6 @@ class HoldingRow:
     holding: Holding
     account_name: str
     weight: Decimal | None
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class HoldingsOverview:
-    """``holdings list``: the holdings (by account, then symbol) and their totals."""
-
-    holdings: Sequence[HoldingRow]
-    summary: HoldingsSummary
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class NetWorthPoint:
-    """Net worth in one currency at one snapshot instant.
-
-    Attributes:
-        net_worth: ``assets - liabilities``.
-        assets: what non-liability accounts hold.
-        liabilities: what credit and loan accounts owe (a positive amount).
-        accounts: how many accounts contribute.
-    """
-
-    captured_at: datetime
-    net_worth: Money
-    assets: Money
-    liabilities: Money
-    accounts: int
-
-    @property
-    def currency(self) -> str:
-        """The currency of every amount of the point."""
-        return self.net_worth.currency
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class NetWorthHistory:
-    """``balances history``: points ordered by instant, then currency."""
-
-    points: Sequence[NetWorthPoint]
-
-    @property
-    def currencies(self) -> list[str]:
-        """Every currency with at least one point, sorted."""
-        return sorted({point.currency for point in self.points})
 
 
 class AccountReader(Protocol):
@@ -456,3 +348,40 @@ class BalanceReader(Protocol):
         before it (so the state at ``since`` is known). Without ``since``: every snapshot.
         """
         ...
+
+
+__all__ = [
+    "AccountDetail",
+    "AccountList",
+    "AccountReader",
+    "AccountSummary",
+    "AccountView",
+    "AccountsOverview",
+    "AuditList",
+    "AuditPage",
+    "BalanceHistory",
+    "BalanceReader",
+    "ConnectionHealth",
+    "ConnectionSummary",
+    "ConnectionView",
+    "HoldingList",
+    "HoldingReader",
+    "HoldingRow",
+    "HoldingsOverview",
+    "HoldingsSummary",
+    "NetWorthHistory",
+    "NetWorthPoint",
+    "ProviderDetail",
+    "ProviderList",
+    "SecretsHealth",
+    "Status",
+    "StatusReport",
+    "TransactionCriteria",
+    "TransactionDetail",
+    "TransactionFilter",
+    "TransactionList",
+    "TransactionReader",
+    "TransactionRow",
+    "TransactionView",
+    "TransactionsPage",
+]

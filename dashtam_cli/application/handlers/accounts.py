@@ -2,34 +2,38 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from itertools import groupby
-from uuid import UUID
+from typing import TYPE_CHECKING, NamedTuple
 
-from dashtam_cli.application.handlers.holdings import summarize_holdings
 from dashtam_cli.application.handlers.lookup import resolve_account, resolve_connection
-from dashtam_cli.application.ports import ConnectionReader
-from dashtam_cli.application.queries import (
-    AccountDetail,
-    AccountList,
-    AccountReader,
-    AccountsOverview,
-    AccountSummary,
-    AccountView,
-    BalanceHistory,
-    BalanceReader,
-    HoldingReader,
-    NetWorthHistory,
-    NetWorthPoint,
-)
-from dashtam_cli.domain.accounts import Account
-from dashtam_cli.domain.connections import ProviderConnection
+from dashtam_cli.application.queries import AccountsOverview, AccountSummary
 from dashtam_cli.domain.errors import Failure, Result, ok
-from dashtam_cli.domain.holdings import BalanceSnapshot
 from dashtam_cli.domain.money import Money, totals_by_currency
+
+if TYPE_CHECKING:
+    # ``accounts list`` imports this module: the other handlers' results and helpers are
+    # imported when they run (see :mod:`dashtam_cli.application.query_results`).
+    from collections.abc import Mapping, Sequence
+    from uuid import UUID
+
+    from dashtam_cli.application.ports import ConnectionReader
+    from dashtam_cli.application.queries import (
+        AccountDetail,
+        AccountList,
+        AccountReader,
+        AccountView,
+        BalanceHistory,
+        BalanceReader,
+        HoldingReader,
+        NetWorthHistory,
+        NetWorthPoint,
+    )
+    from dashtam_cli.domain.accounts import Account
+    from dashtam_cli.domain.connections import ProviderConnection
+    from dashtam_cli.domain.holdings import BalanceSnapshot
 
 
 def _summaries(
@@ -102,6 +106,9 @@ class AccountDetailHandler:
         Returns:
             The view; ``not_found`` / ``ambiguous_id`` for the reference.
         """
+        from dashtam_cli.application.handlers.holdings import summarize_holdings
+        from dashtam_cli.application.queries import AccountView
+
         found = resolve_account(query.ref, await self._accounts.list_accounts())
         if isinstance(found, Failure):
             return found
@@ -117,8 +124,7 @@ class AccountDetailHandler:
         )
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class _Totals:
+class _Totals(NamedTuple):
     assets: Decimal
     liabilities: Decimal
     accounts: int
@@ -170,6 +176,8 @@ def net_worth_history(
     Returns:
         The points, by instant then currency.
     """
+    from dashtam_cli.application.queries import NetWorthPoint
+
     state: dict[UUID, tuple[bool, Money]] = {}
     previous: dict[str, _Totals] = {}
     points: list[NetWorthPoint] = []
@@ -234,4 +242,6 @@ class BalanceHistoryHandler:
         since = start_of(query.since)
         snapshots = await self._balances.list_snapshots(account_ids=account_ids, since=since)
         points = net_worth_history(snapshots, {a.id: a for a in accounts}, since=since)
+        from dashtam_cli.application.queries import NetWorthHistory
+
         return ok(NetWorthHistory(points=points))

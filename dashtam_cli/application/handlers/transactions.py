@@ -7,9 +7,8 @@ use it too, so every front end filters the same way.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import replace
-from uuid import UUID
+from typing import TYPE_CHECKING
 
 from dashtam_cli.application.handlers.lookup import (
     TRANSACTIONS_COMMAND,
@@ -17,22 +16,26 @@ from dashtam_cli.application.handlers.lookup import (
     resolve_connection,
 )
 from dashtam_cli.application.handlers.resolve import MIN_PREFIX, normalize_ref, resolve_ref
-from dashtam_cli.application.ports import ConnectionReader
-from dashtam_cli.application.queries import (
-    AccountReader,
-    TransactionCriteria,
-    TransactionDetail,
-    TransactionFilter,
-    TransactionList,
-    TransactionReader,
-    TransactionsPage,
-    TransactionView,
-)
-from dashtam_cli.domain.accounts import Account
-from dashtam_cli.domain.connections import ProviderConnection
+from dashtam_cli.application.queries import TransactionCriteria, TransactionsPage
 from dashtam_cli.domain.errors import ErrorCode, Failure, Result, fail, ok
 from dashtam_cli.domain.money import totals_by_currency
 from dashtam_cli.domain.transactions import TransactionSubtype, TransactionType
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from uuid import UUID
+
+    from dashtam_cli.application.ports import ConnectionReader
+    from dashtam_cli.application.queries import (
+        AccountReader,
+        TransactionDetail,
+        TransactionFilter,
+        TransactionList,
+        TransactionReader,
+        TransactionView,
+    )
+    from dashtam_cli.domain.accounts import Account
+    from dashtam_cli.domain.connections import ProviderConnection
 
 #: The most rows one ``transactions list`` may ask for.
 MAX_LIMIT = 1_000_000
@@ -212,6 +215,8 @@ class TransactionDetailHandler:
         account = accounts.get(transaction.account_id)
         connections = {c.id: c for c in await self._connections.list_connections()}
         connection = connections.get(account.connection_id) if account else None
+        from dashtam_cli.application.queries import TransactionView
+
         return ok(
             TransactionView(
                 transaction=transaction,

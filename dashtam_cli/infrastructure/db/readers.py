@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -230,6 +230,50 @@ def _scan_is_cheaper(criteria: TransactionCriteria) -> bool:
     )
 
 
+def _page_query(
+    criteria: TransactionCriteria,
+    *,
+    limit: int,
+    older_than: tuple[date, UUID] | None,
+    dialect: str,
+) -> Select[Any]:
+    """The newest-first query of ``criteria`` below the ``(date, id)`` key of a previous page.
+
+    ``date <= d AND (date < d OR id < i)`` bounds the date index walk from ``d`` down; the shapes
+    (one index walk per account, a scan for an unbounded text search) are ``list_transactions``'.
+    """
+    t = transactions.c
+    newest: Any = t.transaction_date
+    if dialect == "sqlite" and _scan_is_cheaper(criteria):
+        newest = UnaryExpression(newest, operator=custom_op("+"), type_=newest.type)
+    keyset: list[ColumnElement[bool]] = []
+    if older_than is not None:
+        day, last_id = older_than
+        keyset.append(and_(newest <= day, or_(newest < day, t.id < last_id)))
+    ids = criteria.account_ids
+    if ids is not None and 1 < len(ids) <= _MAX_UNION_BRANCHES:
+        branches = []
+        for account_id in ids:
+            single = replace(criteria, account_ids=(account_id,))
+            branch = (
+                select(*_LIST_COLUMNS)
+                .where(*transaction_conditions(single, dialect=dialect), *keyset)
+                .order_by(t.transaction_date.desc(), t.id.desc())
+                .limit(limit)
+                .subquery()
+            )
+            branches.append(select(branch))
+        merged = union_all(*branches).subquery()
+        order = (merged.c.transaction_date.desc(), merged.c.id.desc())
+        return select(merged).order_by(*order).limit(limit)
+    return (
+        select(*_LIST_COLUMNS)
+        .where(*transaction_conditions(criteria, dialect=dialect), *keyset)
+        .order_by(newest.desc(), t.id.desc())
+        .limit(limit)
+    )
+
+
 class SqlTransactionReader(_SqlReader):
     """Implements the application's ``TransactionReader``."""
 
@@ -259,6 +303,25 @@ class SqlTransactionReader(_SqlReader):
                 .order_by(newest.desc(), transactions.c.id.desc())
                 .limit(limit)
             )
+        return [mapping.row_to_transaction_row(row) for row in await self._fetch(query)]
+
+    async def page_transactions(
+        self,
+        criteria: TransactionCriteria,
+        *,
+        limit: int,
+        older_than: tuple[date, UUID] | None = None,
+    ) -> list[TransactionRow]:
+        """A page of :meth:`list_transactions`: the rows after ``older_than`` (keyset paging).
+
+        Raises:
+            DatabaseUnavailableError: ``DATABASE_UNREACHABLE`` / ``DATABASE_ERROR``.
+        """
+        if criteria.account_ids == ():
+            return []
+        query = _page_query(
+            criteria, limit=limit, older_than=older_than, dialect=self._engine.dialect.name
+        )
         return [mapping.row_to_transaction_row(row) for row in await self._fetch(query)]
 
     async def ids_with_prefix(self, prefix: str, *, limit: int) -> list[UUID]:

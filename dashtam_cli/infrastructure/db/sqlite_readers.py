@@ -440,6 +440,42 @@ def _newest_per_account(
     return sql, params
 
 
+def _page_query(
+    criteria: TransactionCriteria, *, limit: int, older_than: tuple[dt.date, UUID] | None
+) -> tuple[str, list[object]]:
+    """The newest-first query of ``criteria`` below the ``(date, id)`` key of a previous page.
+
+    ``date <= d AND (date < d OR id < i)`` bounds the date index walk from ``d`` down; the shapes
+    (one index walk per account, a scan for an unbounded text search) are ``list_transactions``'.
+    """
+    scan = _scan_is_cheaper(criteria)
+    keyset: list[str] = []
+    keyset_params: list[object] = []
+    if older_than is not None:
+        day = ("+" if scan else "") + "transactions.transaction_date"
+        keyset.append(f"{day} <= ? AND ({day} < ? OR transactions.id < ?)")
+        keyset_params.extend((older_than[0].isoformat(), older_than[0].isoformat()))
+        keyset_params.append(older_than[1].hex)
+    ids = criteria.account_ids
+    if ids is not None and 1 < len(ids) <= _MAX_UNION_BRANCHES:
+        branches: list[str] = []
+        params: list[object] = []
+        for account_id in ids:
+            clauses, own = transaction_where(replace(criteria, account_ids=(account_id,)))
+            branch = f"{_LIST_SELECT}{_where([*clauses, *keyset])} {_NEWEST_FIRST} LIMIT ?"
+            branches.append(f"SELECT {_LIST_NAMES} FROM ({branch})")
+            params.extend((*own, *keyset_params, limit))
+        merged = " UNION ALL ".join(branches)
+        order = "ORDER BY transaction_date DESC, id DESC"
+        return f"SELECT {_LIST_NAMES} FROM ({merged}) {order} LIMIT ?", [*params, limit]
+    clauses, params = transaction_where(criteria)
+    order = _NEWEST_FIRST
+    if scan:
+        order = "ORDER BY +transactions.transaction_date DESC, transactions.id DESC"
+    sql = f"{_LIST_SELECT}{_where([*clauses, *keyset])} {order} LIMIT ?"
+    return sql, [*params, *keyset_params, limit]
+
+
 class SqliteTransactionReader(_SqliteReader):
     """Implements the application's ``TransactionReader`` on ``sqlite3``."""
 
@@ -465,6 +501,26 @@ class SqliteTransactionReader(_SqliteReader):
                 order = "ORDER BY +transactions.transaction_date DESC, transactions.id DESC"
             sql = f"{_LIST_SELECT}{_where(clauses)} {order} LIMIT ?"
             params.append(limit)
+        return [
+            mapping.row_to_transaction_row(_decode(_LIST_COLUMNS, row))
+            for row in self._db.fetch(sql, params)
+        ]
+
+    async def page_transactions(
+        self,
+        criteria: TransactionCriteria,
+        *,
+        limit: int,
+        older_than: tuple[dt.date, UUID] | None = None,
+    ) -> list[TransactionRow]:
+        """A page of :meth:`list_transactions`: the rows after ``older_than`` (keyset paging).
+
+        Raises:
+            DatabaseUnavailableError: ``DATABASE_UNREACHABLE`` / ``DATABASE_ERROR``.
+        """
+        if criteria.account_ids == ():
+            return []
+        sql, params = _page_query(criteria, limit=limit, older_than=older_than)
         return [
             mapping.row_to_transaction_row(_decode(_LIST_COLUMNS, row))
             for row in self._db.fetch(sql, params)

@@ -1,8 +1,9 @@
 """The Typer application: one sub-app per resource, every command a thin call into the bus.
 
-Command groups are loaded lazily: ``dashtam --help`` lists them from the table below without
-importing or building them, and ``dashtam accounts list`` builds only the ``accounts`` group.
-Typer otherwise inspects the signature of every command of every group on each start.
+Commands are loaded lazily: ``dashtam --help`` lists the groups from the table below without
+importing or building them, and ``dashtam accounts list`` builds only the ``accounts`` group (not
+even ``init``, ``sync``... whose modules it never imports). Typer otherwise inspects the signature
+of every command of every group on each start.
 """
 
 from __future__ import annotations
@@ -14,12 +15,20 @@ import typer
 from typer.core import TyperGroup
 
 from dashtam_cli import __version__
-from dashtam_cli.presentation.cli import sync, system
 from dashtam_cli.presentation.cli.context import CliState, ServicesFactory
 
 HELP = """Dashtam: your brokerage and bank data, synced into a database you own.
 
 Start with `dashtam demo` (no bank account needed) or `dashtam init`."""
+
+#: Top-level commands, in help order: name -> (module, function). Built when run or listed.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("system", "init"),
+    "demo": ("sync", "demo"),
+    "sync": ("sync", "sync"),
+    "status": ("system", "status"),
+    "tui": ("dashboard", "tui"),
+}
 
 #: Lazily loaded command groups, in help order: name -> (module, one-line help).
 GROUPS: dict[str, tuple[str, str]] = {
@@ -38,18 +47,32 @@ GROUPS: dict[str, tuple[str, str]] = {
 }
 
 
+def _module(name: str) -> Any:
+    return importlib.import_module(f"dashtam_cli.presentation.cli.{name}")
+
+
+def _build_command(name: str) -> Any:
+    """One top-level command, built by Typer on its own (plain help, no completion options)."""
+    module, function = COMMANDS[name]
+    single = typer.Typer(rich_markup_mode=None, add_completion=False)
+    single.command(name)(getattr(_module(module), function))
+    return typer.main.get_command(single)  # one command and no callback: the command itself
+
+
 class LazyGroup(TyperGroup):
-    """The root group: builds a command group only when it is invoked."""
+    """The root group: builds a command or a command group only when it is used."""
 
     def list_commands(self, ctx: Any) -> list[str]:
-        """Eager commands first, then the lazy groups."""
-        return [*super().list_commands(ctx), *(n for n in GROUPS if n not in self.commands)]
+        """Registered commands first, then the lazy commands and groups, in help order."""
+        eager = super().list_commands(ctx)
+        return [*eager, *(n for n in (*COMMANDS, *GROUPS) if n not in eager)]
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
-        """The command, importing and building a lazy group on first use."""
-        if cmd_name not in self.commands and cmd_name in GROUPS:
-            module = importlib.import_module(f"dashtam_cli.presentation.cli.{GROUPS[cmd_name][0]}")
-            sub: typer.Typer = module.app
+        """The command, importing and building a lazy command or group on first use."""
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            self.commands[cmd_name] = _build_command(cmd_name)
+        elif cmd_name not in self.commands and cmd_name in GROUPS:
+            sub: typer.Typer = _module(GROUPS[cmd_name][0]).app
             # The same plain help and no completion options as the root, without Rich imports.
             sub.rich_markup_mode = None
             sub._add_completion = False
@@ -63,6 +86,8 @@ class LazyGroup(TyperGroup):
         rows = []
         for name in self.list_commands(ctx):
             built = self.commands.get(name)
+            if built is None and name in COMMANDS:
+                built = self.get_command(ctx, name)  # its help is its docstring
             if built is not None:
                 if built.hidden:
                     continue
@@ -106,8 +131,4 @@ def create_app(open_services: ServicesFactory) -> typer.Typer:
     ) -> None:
         ctx.obj = CliState(open_services=open_services)
 
-    app.command()(system.init)
-    app.command()(sync.demo)
-    app.command()(sync.sync)
-    app.command()(system.status)
     return app

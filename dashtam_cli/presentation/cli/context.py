@@ -10,7 +10,7 @@ import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import typer
 
@@ -80,6 +80,28 @@ class ServicesUnavailableError(Exception):
         self.error = error
 
 
+class EventLoopRequiredError(BaseException):
+    """Raised by the services when work run without an event loop turns out to need one.
+
+    A ``BaseException`` so that no ``except Exception`` on the way swallows it: the query is
+    then run again under :func:`asyncio.run` (see :func:`execute`).
+    """
+
+
+#: True while :func:`execute` runs a query without an event loop (see :func:`require_event_loop`).
+_running_inline = False
+
+
+def require_event_loop() -> None:
+    """Refuse to go on without an event loop (called before building an async engine).
+
+    Raises:
+        EventLoopRequiredError: a query is being run inline (no event loop).
+    """
+    if _running_inline:
+        raise EventLoopRequiredError
+
+
 ServicesFactory = Callable[[], Awaitable[Services]]
 
 
@@ -115,6 +137,59 @@ def run_async[T](coro: Coroutine[Any, Any, T], *, as_json: bool = False) -> T:
         raise typer.Exit(130) from None
 
 
+class _SuspendedError(Exception):
+    """The coroutine awaited something only an event loop can finish."""
+
+
+def _run_inline[T](coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine that never waits on the event loop, without starting one.
+
+    Importing and starting asyncio costs a read command about 30 ms; a query on a SQLite file
+    (stdlib ``sqlite3`` readers, schema current) awaits nothing that suspends. A bare ``yield``
+    (``asyncio.sleep(0)``) is simply resumed, as a loop would.
+
+    Raises:
+        EventLoopRequiredError: the services need an event loop (an async engine).
+        _SuspendedError: the coroutine awaited a future.
+    """
+    global _running_inline
+    _running_inline = True
+    try:
+        while True:
+            try:
+                waited = coro.send(None)
+            except StopIteration as done:
+                return cast("T", done.value)
+            if waited is not None:
+                coro.close()
+                raise _SuspendedError
+    finally:
+        _running_inline = False
+
+
+def _run_query[T](make: Callable[[], Coroutine[Any, Any, T]], *, as_json: bool) -> T:
+    """Run a query inline when it can be, else (from scratch) under :func:`asyncio.run`.
+
+    Only queries go inline: they change nothing, so starting one again is safe.
+    """
+    try:
+        return _run_inline(make())
+    except ServicesUnavailableError as exc:
+        raise _fail(exc.error, as_json=as_json) from None
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        raise typer.Exit(130) from None
+    except (EventLoopRequiredError, _SuspendedError, RuntimeError):
+        # RuntimeError: an asyncio primitive found no running loop. A genuine RuntimeError
+        # is raised again by the run below.
+        pass
+    return run_async(make(), as_json=as_json)
+
+
+def _is_query(message: object) -> bool:
+    return type(message).__module__ == "dashtam_cli.application.queries"
+
+
 def execute(ctx: typer.Context, message: object, *, as_json: bool = False) -> Any:
     """Run one command or query through the bus and return its value, or exit with its error.
 
@@ -135,7 +210,10 @@ def execute(ctx: typer.Context, message: object, *, as_json: bool = False) -> An
         finally:
             await services.aclose()
 
-    result = run_async(go(), as_json=as_json)
+    if _is_query(message):
+        result = _run_query(go, as_json=as_json)
+    else:
+        result = run_async(go(), as_json=as_json)
     if isinstance(result, Failure):
         error = result.error
         if not isinstance(error, DomainError):  # pragma: no cover - handlers return DomainError
@@ -166,11 +244,13 @@ def with_services[T](
 __all__ = [
     "Bus",
     "CliState",
+    "EventLoopRequiredError",
     "ExitCode",
     "Services",
     "ServicesFactory",
     "ServicesUnavailableError",
     "execute",
+    "require_event_loop",
     "state_of",
     "with_services",
 ]

@@ -20,10 +20,10 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, Protocol, TextIO, cast
 
 import typer
 
@@ -223,21 +223,78 @@ class _Writer(Protocol):
     def end(self) -> None: ...
 
 
+_CRLF = "\r\n"
+
+
+def csv_text(rows: Sequence[Sequence[object]], width: int) -> str:
+    """The CSV lines of ``rows``, byte for byte what ``csv.writer(lineterminator="\r\n")``
+    writes (RFC 4180, minimal quoting), as one string.
+
+    ``csv.writer`` examines every character of every field in turn, which is most of the cost
+    of an export. Here a row of ``width`` texts and Nones is joined with ``str.join`` and the
+    line searched once for the characters that force quoting (a comma too many, a quote, a line
+    break); only a row that has one is built field by field (about half the rows of real data,
+    whose descriptions hold commas). Anything else (another type, another width, a one-field
+    row) is written by ``csv.writer`` itself. Half the CPU time of ``csv.writer``, measured.
+    """
+    commas = width - 1
+    lines: list[str] = []
+    append = lines.append
+    for row in rows:
+        cells = cast("Sequence[str]", ["" if v is None else v for v in row] if None in row else row)
+        try:
+            line = ",".join(cells)
+        except TypeError:  # not all text
+            line = ""
+        if len(cells) != width or width < 2 or not line:
+            line = _csv_writer_text([row])[: -len(_CRLF)]
+        elif line.count(",") != commas or '"' in line or "\r" in line or "\n" in line:
+            # quote the fields that need it (inline: a function call per field costs more)
+            line = ",".join(
+                [
+                    '"' + v.replace('"', '""') + '"'
+                    if "," in v or '"' in v or "\r" in v or "\n" in v
+                    else v
+                    for v in cells
+                ]
+            )
+        append(line)
+    append("")
+    return _CRLF.join(lines) if len(lines) > 1 else ""
+
+
+def _csv_writer_text(rows: Sequence[Sequence[object]]) -> str:
+    """``rows`` written by ``csv.writer`` (what :func:`csv_text` does not handle itself)."""
+    lines: list[str] = []
+    csv.writer(_Collect(lines), lineterminator=_CRLF).writerows(rows)
+    return "".join(lines)
+
+
+class _Collect:
+    """A ``write`` target for ``csv.writer`` that keeps each line it writes."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.write = lines.append
+
+
 class _CsvWriter:
-    """RFC 4180: a header of field names, CRLF line ends, quotes only where needed."""
+    """RFC 4180: a header of field names, CRLF line ends, quotes only where needed.
+
+    Written with :func:`csv_text`: the same bytes as ``csv.writer``, at a fraction of its cost.
+    """
 
     def __init__(self, stream: TextIO, layout: ExportLayout) -> None:
-        self._writer = csv.writer(stream, lineterminator="\r\n")
+        self._stream = stream
         self._fields = layout.fields
         self._booleans = [i for i, f in enumerate(layout.fields) if f in layout.boolean_fields]
 
     def begin(self) -> None:
-        self._writer.writerow(self._fields)
+        self._stream.write(csv_text([self._fields], len(self._fields)))
 
     def rows(self, rows: ExportChunk) -> None:
         if self._booleans:
             rows = [self._with_boolean_text(row) for row in rows]
-        self._writer.writerows(rows)
+        self._stream.write(csv_text(rows, len(self._fields)))
 
     def _with_boolean_text(self, row: Any) -> list[Any]:
         values = list(row)

@@ -1,0 +1,1 @@
+"""The Textual dashboard (``dashtam tui``): screens over the same application bus as the CLI."""

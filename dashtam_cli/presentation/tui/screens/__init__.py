@@ -1,0 +1,1 @@
+"""The dashboard's screens: overview, account, transactions, holdings, sync and help."""

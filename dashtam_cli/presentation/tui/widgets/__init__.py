@@ -1,0 +1,1 @@
+"""Widgets of the dashboard: navigation, charts and the lazily filled transaction table."""
