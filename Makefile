@@ -22,7 +22,13 @@ uv: ## make sure uv is available (pip-installs it for this user when missing)
 	  || $(PYTHON) -m pip install --user --quiet --break-system-packages uv; }
 
 install: uv ## create .venv from uv.lock (bytecode compiled)
-	@$(UV) sync --locked --quiet
+	@# a dropped connection to the package index is retried (a fresh machine downloads everything)
+	@for attempt in 1 2 3; do \
+	  $(UV) sync --locked --quiet && break; \
+	  [ $$attempt -lt 3 ] || exit 1; \
+	  echo "uv sync failed (attempt $$attempt of 3): retrying in $$((attempt * 5)) s" >&2; \
+	  sleep $$((attempt * 5)); \
+	done
 	@$(RUN) python -m compileall -q dashtam_cli
 
 demo: install ## the main job on the embedded default: sync the demo provider into SQLite
