@@ -268,7 +268,7 @@ def demo(
     _print_accounts(listed)
     out.print(
         "Try: dashtam transactions list · dashtam holdings list · dashtam balances history"
-        " · dashtam export transactions --format csv"
+        " · dashtam export transactions --format csv · dashtam tui"
     )
     raise typer.Exit(code)
 
