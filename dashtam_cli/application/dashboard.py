@@ -415,16 +415,14 @@ class HoldingsAllocationHandler:
             The report; ``not_found`` / ``ambiguous_id`` for the account reference.
         """
         from dashtam_cli.application.dashboard_views import AllocationReport
-        from dashtam_cli.application.handlers.lookup import resolve_account
+        from dashtam_cli.application.handlers.lookup import account_scope
         from dashtam_cli.domain.money import totals_by_currency
 
         accounts = await self._accounts.list_accounts()
-        account_ids: list[UUID] | None = None
-        if query.account_ref is not None:
-            found = resolve_account(query.account_ref, accounts)
-            if isinstance(found, Failure):
-                return found
-            account_ids = [found.value.id]
+        scope = account_scope(query.account_ref, accounts)
+        if isinstance(scope, Failure):
+            return scope
+        account_ids = scope.value
         holdings = await self._holdings.list_holdings(account_ids=account_ids)
         names = {a.id: a.name for a in accounts}
         totals = totals_by_currency(h.market_value for h in holdings if h.market_value)

@@ -8,7 +8,11 @@ from decimal import Decimal
 from itertools import groupby
 from typing import TYPE_CHECKING, NamedTuple
 
-from dashtam_cli.application.handlers.lookup import resolve_account, resolve_connection
+from dashtam_cli.application.handlers.lookup import (
+    account_scope,
+    resolve_account,
+    resolve_connection,
+)
 from dashtam_cli.application.queries import AccountsOverview, AccountSummary
 from dashtam_cli.domain.errors import Failure, Result, ok
 from dashtam_cli.domain.money import Money, totals_by_currency
@@ -233,12 +237,10 @@ class BalanceHistoryHandler:
             The history; ``not_found`` / ``ambiguous_id`` for the account reference.
         """
         accounts = await self._accounts.list_accounts()
-        account_ids: list[UUID] | None = None
-        if query.account_ref is not None:
-            found = resolve_account(query.account_ref, accounts)
-            if isinstance(found, Failure):
-                return found
-            account_ids = [found.value.id]
+        scope = account_scope(query.account_ref, accounts)
+        if isinstance(scope, Failure):
+            return scope
+        account_ids = scope.value
         since = start_of(query.since)
         snapshots = await self._balances.list_snapshots(account_ids=account_ids, since=since)
         points = net_worth_history(snapshots, {a.id: a for a in accounts}, since=since)

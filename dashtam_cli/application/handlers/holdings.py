@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from uuid import UUID
 
-from dashtam_cli.application.handlers.lookup import resolve_account
+from dashtam_cli.application.handlers.lookup import account_scope
 from dashtam_cli.application.queries import (
     AccountReader,
     HoldingList,
@@ -77,12 +77,10 @@ class HoldingListHandler:
             The overview; ``not_found`` / ``ambiguous_id`` for the account reference.
         """
         accounts = await self._accounts.list_accounts()
-        account_ids: list[UUID] | None = None
-        if query.account_ref is not None:
-            found = resolve_account(query.account_ref, accounts)
-            if isinstance(found, Failure):
-                return found
-            account_ids = [found.value.id]
+        scope = account_scope(query.account_ref, accounts)
+        if isinstance(scope, Failure):
+            return scope
+        account_ids = scope.value
         holdings = await self._holdings.list_holdings(account_ids=account_ids)
         names = {a.id: a.name for a in accounts}
         weights = holding_weights(holdings)

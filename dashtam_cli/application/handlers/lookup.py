@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from uuid import UUID
 
 from dashtam_cli.application.handlers.resolve import resolve_ref
 from dashtam_cli.domain.accounts import Account
 from dashtam_cli.domain.connections import ProviderConnection
-from dashtam_cli.domain.errors import Result
+from dashtam_cli.domain.errors import Failure, Result, ok
 
 CONNECTIONS_COMMAND = "dashtam providers list"
 ACCOUNTS_COMMAND = "dashtam accounts list --all"
@@ -41,3 +42,17 @@ def resolve_account(ref: str, accounts: Sequence[Account]) -> Result[Account]:
     return resolve_ref(
         ref, accounts, kind="account", id_of=lambda a: a.id, list_command=ACCOUNTS_COMMAND
     )
+
+
+def account_scope(ref: str | None, accounts: Sequence[Account]) -> Result[list[UUID] | None]:
+    """The account ids a query is limited to: the one ``ref`` names, or None (every account).
+
+    Returns:
+        ``[id]`` or None; ``not_found`` / ``ambiguous_id`` for a reference matching none / several.
+    """
+    if ref is None:
+        return ok(None)
+    found = resolve_account(ref, accounts)
+    if isinstance(found, Failure):
+        return found
+    return ok([found.value.id])
