@@ -31,8 +31,9 @@ if TYPE_CHECKING:
     from dashtam_cli.domain.providers import Provider, ProviderRegistry
     from dashtam_cli.infrastructure.audit import SqlAuditLog
     from dashtam_cli.infrastructure.database import SqlDatabaseAdmin
+    from dashtam_cli.infrastructure.db.readers import SqlTransactionReader
     from dashtam_cli.infrastructure.db.sqlite_audit import SqliteAuditLog
-    from dashtam_cli.infrastructure.db.sqlite_readers import SqliteReaders
+    from dashtam_cli.infrastructure.db.sqlite_readers import SqliteReaders, SqliteTransactionReader
     from dashtam_cli.infrastructure.db.unit_of_work import SqlUnitOfWorkFactory
     from dashtam_cli.infrastructure.workspace import LocalWorkspace
 
@@ -326,8 +327,8 @@ class Application:
         return SqlAccountReader(self.engine)
 
     @cached_property
-    def transaction_reader(self) -> qry.TransactionReader:
-        """Transactions for display."""
+    def transaction_reader(self) -> SqliteTransactionReader | SqlTransactionReader:
+        """Transactions for display (lists, and the dashboard's pages)."""
         if (fast := self.sqlite_readers) is not None:
             return fast.transactions
         from dashtam_cli.infrastructure.db.readers import SqlTransactionReader
@@ -629,15 +630,8 @@ def _account_dashboard(app: Application) -> _Handler:
 def _transaction_browse(app: Application) -> _Handler:
     from dashtam_cli.application import dashboard as dash
 
-    pages: dash.TransactionPageReader
-    if (fast := app.sqlite_readers) is not None:
-        pages = fast.transactions
-    else:
-        from dashtam_cli.infrastructure.db.readers import SqlTransactionReader
-
-        pages = SqlTransactionReader(app.engine)
     return dash.TransactionBrowseHandler(
-        connections=app.connection_reader, accounts=app.account_reader, pages=pages
+        connections=app.connection_reader, accounts=app.account_reader, pages=app.transaction_reader
     )
 
 

@@ -322,17 +322,13 @@ class TransactionBrowseHandler:
             ``ambiguous_id`` for a reference.
         """
         from dashtam_cli.application.dashboard_views import TransactionSlice
-        from dashtam_cli.application.handlers.transactions import transaction_criteria
+        from dashtam_cli.application.handlers.transactions import read_filter
 
         if not 1 <= query.limit <= MAX_PAGE:
             return fail(ErrorCode.INVALID_ARGUMENT, f"a page holds 1 to {MAX_PAGE:,} rows")
-        accounts = await self._accounts.list_accounts()
-        connections = (
-            await self._connections.list_connections()
-            if query.filters.connection_ref is not None
-            else []
+        accounts, criteria = await read_filter(
+            query.filters, accounts=self._accounts, connections=self._connections
         )
-        criteria = transaction_criteria(query.filters, accounts=accounts, connections=connections)
         if isinstance(criteria, Failure):
             return criteria
         if criteria.value.account_ids == ():

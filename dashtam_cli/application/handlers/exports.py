@@ -1,6 +1,6 @@
 """``dashtam export``: stream transactions, accounts or holdings into a sink, audited.
 
-The handler resolves what the user typed (the same :func:`transaction_criteria` as
+The handler resolves what the user typed (the same :func:`read_filter` as
 ``transactions list``, so an export holds exactly the rows the list would show without its limit),
 then pumps chunks from the :class:`ExportReader` into the :class:`ExportSink` the front end opened.
 It never holds more than one chunk: a million-row export runs in constant memory.
@@ -19,7 +19,7 @@ from uuid import UUID
 
 from dashtam_cli.application.commands import ExportAccounts, ExportHoldings, ExportTransactions
 from dashtam_cli.application.handlers.lookup import resolve_account, resolve_connection
-from dashtam_cli.application.handlers.transactions import transaction_criteria
+from dashtam_cli.application.handlers.transactions import read_filter
 from dashtam_cli.application.ports import (
     ACCOUNT_EXPORT,
     HOLDING_EXPORT,
@@ -191,13 +191,9 @@ class ExportHandler:
         size = self._chunk_size
         match command:
             case ExportTransactions(filters=filters):
-                accounts = await self._accounts.list_accounts()
-                connections = (
-                    await self._connections.list_connections()
-                    if filters.connection_ref is not None
-                    else []
+                _, criteria = await read_filter(
+                    filters, accounts=self._accounts, connections=self._connections
                 )
-                criteria = transaction_criteria(filters, accounts=accounts, connections=connections)
                 if isinstance(criteria, Failure):
                     return criteria
                 found = criteria.value

@@ -125,6 +125,19 @@ def transaction_criteria(
     )
 
 
+async def read_filter(
+    filters: TransactionFilter, *, accounts: AccountReader, connections: ConnectionReader
+) -> tuple[Sequence[Account], Result[TransactionCriteria]]:
+    """Read what a filter refers to and resolve it (connections only when it names one).
+
+    Returns:
+        Every account (callers name rows with them) and the criteria, or the resolution's error.
+    """
+    listed = await accounts.list_accounts()
+    named = await connections.list_connections() if filters.connection_ref is not None else []
+    return listed, transaction_criteria(filters, accounts=listed, connections=named)
+
+
 class TransactionListHandler:
     """Answer ``dashtam transactions list``."""
 
@@ -148,13 +161,9 @@ class TransactionListHandler:
         """
         if not 1 <= query.limit <= MAX_LIMIT:
             return fail(ErrorCode.INVALID_ARGUMENT, f"--limit must be between 1 and {MAX_LIMIT:,}")
-        accounts = await self._accounts.list_accounts()
-        connections = (
-            await self._connections.list_connections()
-            if query.filters.connection_ref is not None
-            else []
+        accounts, criteria = await read_filter(
+            query.filters, accounts=self._accounts, connections=self._connections
         )
-        criteria = transaction_criteria(query.filters, accounts=accounts, connections=connections)
         if isinstance(criteria, Failure):
             return criteria
         if criteria.value.account_ids == ():
