@@ -337,6 +337,9 @@ def test_manual_flow_reads_the_pasted_redirect(tmp_path: Path) -> None:
         proc.stdin.flush()
         out, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err
-        assert "Individual" in out or "Account" in out
+        # stdout is the connection with its synced accounts
+        assert "Connection schwab" in out
+        for expected in fake.expectations().accounts:
+            assert f"****{expected.account_number[-4:]}" in out
         grants = [r.form.get("grant_type") for r in fake.requests_to("/v1/oauth/token")]
         assert grants == ["authorization_code"]
