@@ -142,11 +142,14 @@ def clone_schema(source: Path, target: Path, *, copy_tables: Sequence[str]) -> N
     con = sqlite3.connect(target)
     con.execute("PRAGMA journal_mode=WAL")
     ddl = src.execute(
-        "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' "
+        "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' "
         "ORDER BY rowid"
-    )
-    for (statement,) in ddl:
-        con.execute(statement)
+    ).fetchall()
+    # a virtual table (the FTS5 search index) makes its own shadow tables
+    shadow = {row[1] for row in src.execute("PRAGMA table_list") if row[2] == "shadow"}
+    for name, statement in ddl:
+        if name not in shadow:
+            con.execute(statement)
     for table in copy_tables:
         rows = src.execute(f"SELECT * FROM {table}").fetchall()
         if rows:

@@ -29,7 +29,7 @@ def test_init_is_idempotent_and_private(
     doc = first.json()
     assert isinstance(doc, dict)
     assert doc["changed"] is True
-    assert doc["schema_revision"] == "0001"
+    assert doc["schema_revision"] == "0002"
     assert doc["secrets_backend"] == "file"
     db = home / DATA / "dashtam.db"
     key_file = home / CONFIG / "keys.json"
@@ -94,7 +94,7 @@ def test_status_reports_backend_revision_and_secrets(
     assert dashtam("init", env=file_backend).code == 0
     after = dashtam("status", "--format", "json", env=file_backend).json()
     assert isinstance(after, dict)
-    assert after["database"]["schema_revision"] == "0001"
+    assert after["database"]["schema_revision"] == "0002"
     assert after["database"]["up_to_date"] is True
     assert after["secrets"] == {"backend": "file", "available": True, "detail": None, "hint": None}
     assert after["connections"] == []
@@ -120,8 +120,8 @@ def test_db_upgrade_and_current(dashtam: Dashtam, file_backend: dict[str, str]) 
     assert upgraded.code == 0, upgraded.stderr
     doc = upgraded.json()
     assert isinstance(doc, dict)
-    assert (doc["revision"], doc["up_to_date"]) == ("0001", True)
-    assert "0001 (up to date)" in dashtam("db", "current", env=file_backend).stdout
+    assert (doc["revision"], doc["up_to_date"]) == ("0002", True)
+    assert "0002 (up to date)" in dashtam("db", "current", env=file_backend).stdout
 
 
 def test_bad_configuration_is_a_usage_error(dashtam: Dashtam) -> None:

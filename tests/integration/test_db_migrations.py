@@ -10,7 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
-from dashtam_cli.infrastructure.db import migrate
+from dashtam_cli.infrastructure.db import migrate, search_index
 from dashtam_cli.infrastructure.db.engine import create_engine
 from dashtam_cli.infrastructure.db.schema import metadata
 
@@ -33,12 +33,13 @@ def _table_names(connection: Connection) -> set[str]:
 
 
 def _schema_differences(connection: Connection) -> list[Any]:
-    context = MigrationContext.configure(connection, opts={"compare_type": False})
+    opts = {"compare_type": False, "include_object": search_index.include_object}
+    context = MigrationContext.configure(connection, opts=opts)
     return list(compare_metadata(context, metadata))
 
 
 def test_head_revision_is_known_without_a_database() -> None:
-    assert migrate.head_revision() == "0001"
+    assert migrate.head_revision() == "0002"
 
 
 async def test_upgrade_an_empty_database_to_head_idempotently(empty_db_url: str) -> None:
@@ -63,8 +64,8 @@ async def test_upgrade_an_empty_database_to_head_idempotently(empty_db_url: str)
 
 async def test_upgrade_and_revision_accept_a_url(empty_db_url: str) -> None:
     assert await migrate.current_revision(empty_db_url) is None
-    assert await migrate.upgrade(empty_db_url) == "0001"
-    assert await migrate.current_revision(empty_db_url) == "0001"
+    assert await migrate.upgrade(empty_db_url) == "0002"
+    assert await migrate.current_revision(empty_db_url) == "0002"
 
 
 async def test_downgrade_to_base_removes_everything_and_upgrade_restores_it(
@@ -76,6 +77,40 @@ async def test_downgrade_to_base_removes_everything_and_upgrade_restores_it(
         assert await migrate.downgrade(engine) is None
         async with engine.connect() as connection:
             assert not TABLES & await connection.run_sync(_table_names)
-        assert await migrate.upgrade(engine) == "0001"
+        assert await migrate.upgrade(engine) == "0002"
+    finally:
+        await engine.dispose()
+
+
+def _search_objects(connection: Connection) -> set[str]:
+    if connection.dialect.name == "sqlite":
+        rows = connection.exec_driver_sql("SELECT name FROM sqlite_master")
+    else:
+        rows = connection.exec_driver_sql(
+            "SELECT indexname FROM pg_indexes "
+            "WHERE schemaname = current_schema() AND tablename = 'transactions'"
+        )
+    return {name for (name,) in rows if search_index.is_search_object(name)}
+
+
+async def test_the_search_index_comes_with_0002_and_goes_with_its_downgrade(
+    empty_db_url: str, backend: str
+) -> None:
+    engine = create_engine(empty_db_url)
+    try:
+        await migrate.upgrade(engine)
+        async with engine.connect() as connection:
+            created = await connection.run_sync(_search_objects)
+        if backend == "sqlite":
+            wanted = {search_index.SEARCH_TABLE, search_index.STATE_TABLE}
+            wanted |= {"transaction_search_update", "transaction_search_delete"}
+            assert created >= wanted
+        else:
+            assert created == set(search_index.POSTGRES_INDEXES)
+        assert await migrate.downgrade(engine, "0001") == "0001"
+        async with engine.connect() as connection:
+            assert await connection.run_sync(_search_objects) == set()
+            # the rest of the schema is untouched
+            assert await connection.run_sync(_table_names) >= TABLES
     finally:
         await engine.dispose()

@@ -24,6 +24,7 @@ from dashtam_cli.domain.protocols import (
     SyncRunRepository,
     TransactionRepository,
 )
+from dashtam_cli.infrastructure.db import search_index
 from dashtam_cli.infrastructure.db.engine import describe_location
 from dashtam_cli.infrastructure.db.errors import (
     DatabaseUnavailableError as DatabaseUnavailableError,
@@ -93,6 +94,7 @@ class SqlUnitOfWork:
         """Bind to an engine; nothing is opened until ``async with``."""
         self._engine = engine
         self._connection: AsyncConnection | None = None
+        self._transactions: SqlTransactionRepository | None = None
 
     @property
     def connection(self) -> AsyncConnection:
@@ -122,7 +124,7 @@ class SqlUnitOfWork:
         self.connections = SqlConnectionRepository(connection)
         self.accounts = SqlAccountRepository(connection)
         self.holdings = SqlHoldingRepository(connection)
-        self.transactions = SqlTransactionRepository(connection)
+        self.transactions = self._transactions = SqlTransactionRepository(connection)
         self.balances = SqlBalanceSnapshotRepository(connection)
         self.sync_runs = SqlSyncRunRepository(connection)
         self.sync_cursors = SqlSyncCursorRepository(connection)
@@ -161,11 +163,17 @@ class SqlUnitOfWork:
     async def commit(self) -> None:
         """Commit the work so far and begin a new transaction.
 
+        New transactions enter the search index in the same commit (:mod:`.search_index`).
+
         Raises:
             DatabaseUnavailableError: ``DATABASE_ERROR`` when the commit fails.
         """
         connection = self.connection
+        transactions = self._transactions
         try:
+            if transactions is not None and transactions.inserted_since_commit:
+                await search_index.catch_up(connection)
+                transactions.inserted_since_commit = False
             await connection.commit()
             await connection.begin()
         except DBAPIError as exc:
@@ -176,6 +184,8 @@ class SqlUnitOfWork:
     async def rollback(self) -> None:
         """Discard the work since the last commit and begin a new transaction."""
         connection = self.connection
+        if self._transactions is not None:
+            self._transactions.inserted_since_commit = False
         await connection.rollback()
         await connection.begin()
 

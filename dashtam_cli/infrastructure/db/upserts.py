@@ -256,11 +256,13 @@ _UPSERTS: weakref.WeakKeyDictionary[Dialect, dict[tuple[str, tuple[str, ...]], _
 
 
 def _compiled_upsert(dialect: Dialect, table: Table, conflict: Sequence[str]) -> _Compiled:
+    """The cached upsert on ``conflict``; with no conflict columns, the cached plain INSERT."""
     cache = _UPSERTS.setdefault(dialect, {})
     key = (table.name, tuple(conflict))
     found = cache.get(key)
     if found is None:
-        found = _Compiled(dialect, table, _upsert_statement(dialect, table, conflict))
+        statement = _upsert_statement(dialect, table, conflict) if conflict else table.insert()
+        found = _Compiled(dialect, table, statement)
         cache[key] = found
     return found
 
@@ -285,7 +287,9 @@ class BulkWriter:
             connection: the unit of work's connection.
             table: the table written.
             statement: the insert to run; None for the cached upsert on ``conflict``.
-            conflict: the unique key of the cached upsert (when ``statement`` is None).
+            conflict: the unique key of the cached upsert (when ``statement`` is None); empty
+                for a cached plain ``INSERT`` (rows known to be new: on SQLite an upsert costs
+                a statement journal per row once the table has an UPDATE trigger).
         """
         dialect = connection.dialect
         if statement is None:

@@ -10,6 +10,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from dashtam_cli.infrastructure.db.schema import metadata
+from dashtam_cli.infrastructure.db.search_index import include_object
 
 CONNECTION_ATTRIBUTE = "connection"
 
@@ -20,6 +21,7 @@ def _run(connection: Connection) -> None:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

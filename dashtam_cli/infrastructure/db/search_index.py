@@ -1,0 +1,122 @@
+"""The transaction search index at run time: keeping it current, and asking it for candidates.
+
+Migration 0002 creates it (and documents its shape). On SQLite it is an FTS5 table with the
+trigram tokenizer over ``transactions`` (``description``, ``symbol``, ``security_name``), keyed
+by rowid, ``detail=none``; ``transaction_search_state.indexed_through`` is the highest rowid it
+covers. On PostgreSQL, pg_trgm GIN indexes serve ``ILIKE`` by themselves and nothing here runs.
+
+* Writers call :func:`catch_up` before each commit: one ``INSERT .. SELECT`` adds the rows above
+  ``indexed_through`` in bulk (triggers keep covered rows right when their text changes). So the
+  index always covers every committed row, at a fraction of what an INSERT trigger costs.
+* Readers ask :func:`match_expression` for the FTS5 query of a search text: every trigram of it
+  must be in a row (``detail=none`` stores no positions, so this finds a superset of the rows
+  that contain the text). The reader keeps its ``LIKE`` test on those candidates, so results are
+  exactly those of a scan, and adds the rows above ``indexed_through`` (none, normally) to them.
+
+Text shorter than three characters has no trigram: such a search scans, as before.
+"""
+
+# SQL text is built from this module's constant names only; values are bound parameters.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
+
+SEARCH_TABLE = "transaction_search"
+STATE_TABLE = "transaction_search_state"
+#: The PostgreSQL trigram indexes (one per searched column).
+POSTGRES_INDEXES = frozenset(
+    f"ix_transactions_{column}_trgm" for column in ("description", "symbol", "security_name")
+)
+#: A search whose trigrams match more rows than this is read without the index: walking that
+#: many candidates costs more than the date-ordered read, which finds common text quickly.
+MAX_CANDIDATES = 50_000
+_TRIGRAM = 3
+
+#: The FTS5 query (bound once) that counts candidates, stopping past :data:`MAX_CANDIDATES`.
+COUNT_CANDIDATES_SQL = (
+    f"SELECT count(*) FROM (SELECT 1 FROM {SEARCH_TABLE} WHERE {SEARCH_TABLE} MATCH ? LIMIT ?)"
+)
+#: A WHERE term: the row is a candidate of the FTS5 query bound to ``?``, or not yet indexed.
+CANDIDATE_TERM = (
+    f"(transactions.rowid IN (SELECT rowid FROM {SEARCH_TABLE} WHERE {SEARCH_TABLE} MATCH ?) "
+    f"OR transactions.rowid > (SELECT indexed_through FROM {STATE_TABLE}))"
+)
+#: Runs without error exactly when the index exists and this SQLite library can read it.
+PROBE_SQL = (
+    f"SELECT indexed_through FROM {STATE_TABLE} "
+    f"WHERE EXISTS (SELECT 1 FROM {SEARCH_TABLE} WHERE {SEARCH_TABLE} MATCH '\"zzz\"')"
+)
+
+_CATCH_UP = (
+    f"INSERT INTO {SEARCH_TABLE} (rowid, description, symbol, security_name) "
+    "SELECT rowid, description, symbol, security_name FROM transactions "
+    f"WHERE rowid > (SELECT indexed_through FROM {STATE_TABLE})",
+    f"UPDATE {STATE_TABLE} SET indexed_through = "
+    "(SELECT coalesce(max(rowid), 0) FROM transactions) "
+    f"WHERE indexed_through < (SELECT coalesce(max(rowid), 0) FROM transactions)",
+)
+_EXISTS = (
+    "SELECT count(*) FROM sqlite_master "
+    f"WHERE type = 'table' AND name IN ('{SEARCH_TABLE}', '{STATE_TABLE}')"
+)
+_BOTH = 2
+
+
+def is_search_object(name: str | None) -> bool:
+    """Whether a schema object belongs to the search index (outside the Core metadata)."""
+    return name is not None and (name.startswith(SEARCH_TABLE) or name in POSTGRES_INDEXES)
+
+
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Alembic's ``include_object`` hook: schema comparisons leave the search index out."""
+    del obj, type_, compare_to
+    return not (reflected and is_search_object(name))
+
+
+def match_expression(text: str) -> str | None:
+    """The FTS5 query for rows holding every trigram of ``text``; None under three characters.
+
+    Each trigram is a quoted FTS5 string (``"`` doubled), so no character of the text is syntax.
+    """
+    grams = dict.fromkeys(text[i : i + _TRIGRAM] for i in range(len(text) - _TRIGRAM + 1))
+    if not grams:
+        return None
+    return " AND ".join('"' + gram.replace('"', '""') + '"' for gram in grams)
+
+
+async def catch_up(connection: AsyncConnection) -> None:
+    """Index the transactions above ``indexed_through``, inside the connection's transaction.
+
+    A no-op on PostgreSQL and on a SQLite database without the index (asked each time: it
+    costs microseconds, and a migration may have created or dropped the index meanwhile).
+
+    Raises:
+        DBAPIError: the database failed (the caller's unit of work reports it).
+    """
+    if connection.dialect.name != "sqlite":
+        return
+    if (await connection.exec_driver_sql(_EXISTS)).scalar_one() == _BOTH:
+        for statement in _CATCH_UP:
+            await connection.exec_driver_sql(statement)
+
+
+__all__ = [
+    "CANDIDATE_TERM",
+    "COUNT_CANDIDATES_SQL",
+    "MAX_CANDIDATES",
+    "POSTGRES_INDEXES",
+    "PROBE_SQL",
+    "SEARCH_TABLE",
+    "STATE_TABLE",
+    "catch_up",
+    "include_object",
+    "is_search_object",
+    "match_expression",
+]
