@@ -8,10 +8,12 @@ Performance notes (one million transactions):
 * ``list_transactions`` filters, orders and limits in SQL. With one account it walks the
   ``(account_id, transaction_date)`` index backwards and stops after ``limit`` rows; without an
   account filter the ``(transaction_date)`` index does the same. Only the listed columns are read.
-* ``search`` is a case-insensitive ``LIKE '%text%'`` over description, symbol and security name:
-  no index can serve it, so it reads the rows the other filters leave. Without an account or
-  date filter that is the whole table (SQLite: one sequential scan, ~0.7 s per million rows);
-  with ``--account`` / ``--since`` only that account's or period's rows.
+* ``search`` is a case-insensitive ``LIKE '%text%'`` over description, symbol and security name.
+  On PostgreSQL the pg_trgm GIN indexes of migration 0002 serve ``ILIKE`` (where the extension
+  could be created). On SQLite no B-tree can serve it, so this reader reads the rows the other
+  filters leave (without an account or date filter, one sequential scan of the table); the
+  ``sqlite3`` reader, which the front ends use on a SQLite file, drives a search from the FTS5
+  index instead (:mod:`.search_index`).
 * ``--type`` / ``--symbol`` alone walk the date index newest first until ``limit`` rows match:
   instant for common values, slower for a value that is rare in a huge table.
 * Amounts are never summed, ordered or range-filtered in SQL: on SQLite they are exact text.

@@ -15,6 +15,12 @@ Values are decoded the way the SQLAlchemy column types stored them on SQLite:
 * ``JsonType``: JSON text, non-integer numbers read as exact ``Decimal`` (as simplejson's
   ``use_decimal`` does).
 
+A text search (``--search``, the dashboard's ``/``) of three characters or more is driven from
+the FTS5 trigram index of :mod:`.search_index` when the database has it: the rows holding every
+trigram of the text are the candidates, and the usual ``LIKE`` keeps exactly the rows a scan
+would. Text so common that it has more than ``MAX_CANDIDATES`` candidates is read the usual way
+(newest first through the date index finds it quickly).
+
 All readers of one :class:`SqliteReaders` share one read-only connection (``mode=ro``: a read
 never creates the database file and can never write), opened on first use; each statement is its
 own read transaction, so rows committed by a writer in between are seen by the next query. Calls
@@ -45,7 +51,7 @@ from dashtam_cli.domain.holdings import BalanceSnapshot, Holding
 from dashtam_cli.domain.transactions import (
     Transaction,
 )
-from dashtam_cli.infrastructure.db import mapping
+from dashtam_cli.infrastructure.db import mapping, search_index
 from dashtam_cli.infrastructure.db.errors import DatabaseUnavailableError
 
 #: How long a read waits for a writer's lock (milliseconds), as the engine's connections do.
@@ -257,6 +263,7 @@ class SqliteReadConnection:
         self._path = path
         self._busy_timeout_ms = busy_timeout_ms
         self._connection: sqlite3.Connection | None = None
+        self._searchable: bool | None = None
 
     @property
     def path(self) -> Path:
@@ -297,8 +304,25 @@ class SqliteReadConnection:
             raise DatabaseUnavailableError(self._error(exc, opening=False)) from exc
         return rows
 
+    def has_search_index(self) -> bool:
+        """Whether the database has the transaction search index and this SQLite can read it.
+
+        Asked once per connection: a database without FTS5 (or whose SQLite library lacks it)
+        is searched by scanning, as before the index existed.
+        """
+        if self._searchable is None:
+            connection = self._open()
+            try:
+                connection.execute(search_index.PROBE_SQL).fetchall()
+            except sqlite3.OperationalError:
+                self._searchable = False
+            else:
+                self._searchable = True
+        return self._searchable
+
     def close(self) -> None:
         """Close the connection (if it was opened); a later query opens a new one."""
+        self._searchable = None
         connection, self._connection = self._connection, None
         if connection is not None:
             connection.close()
@@ -358,26 +382,31 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def transaction_where(criteria: TransactionCriteria) -> tuple[list[str], list[object]]:
+def transaction_where(
+    criteria: TransactionCriteria, *, unindexed: bool = False
+) -> tuple[list[str], list[object]]:
     """The WHERE clauses and their parameters for ``criteria`` (as ``transaction_conditions``).
 
     One account is an equality, so the ``(account_id, transaction_date)`` index serves both the
     filter and the newest-first order. SQLite's ``LIKE`` already ignores (ASCII) case.
+    ``unindexed`` writes the indexed columns as ``+column``: no index is used for them, because
+    the caller drives the query from the search index's candidates.
     """
+    plus = "+" if unindexed else ""
     clauses: list[str] = []
     params: list[object] = []
     ids = criteria.account_ids
     if ids is not None:
         if len(ids) == 1:
-            clauses.append("transactions.account_id = ?")
+            clauses.append(f"{plus}transactions.account_id = ?")
         else:
-            clauses.append(f"transactions.account_id IN ({_placeholders(len(ids))})")
+            clauses.append(f"{plus}transactions.account_id IN ({_placeholders(len(ids))})")
         params.extend(account_id.hex for account_id in ids)
     if criteria.since is not None:
-        clauses.append("transactions.transaction_date >= ?")
+        clauses.append(f"{plus}transactions.transaction_date >= ?")
         params.append(criteria.since.isoformat())
     if criteria.until is not None:
-        clauses.append("transactions.transaction_date <= ?")
+        clauses.append(f"{plus}transactions.transaction_date <= ?")
         params.append(criteria.until.isoformat())
     if criteria.transaction_type is not None:
         clauses.append("transactions.transaction_type = ?")
@@ -476,8 +505,45 @@ def _page_query(
     return sql, [*params, *keyset_params, limit]
 
 
+def _candidate_query(
+    criteria: TransactionCriteria,
+    expression: str,
+    *,
+    limit: int,
+    older_than: tuple[dt.date, UUID] | None,
+) -> tuple[str, list[object]]:
+    """The newest-first query of ``criteria`` over the search index's candidates for its text.
+
+    The candidates' rowids drive it (every other filter is written ``+column``), then the usual
+    filters, ``LIKE`` included, keep exactly the rows a scan would.
+    """
+    clauses, params = transaction_where(criteria, unindexed=True)
+    if older_than is not None:
+        day = "+transactions.transaction_date"
+        clauses.append(f"{day} <= ? AND ({day} < ? OR +transactions.id < ?)")
+        params.extend((older_than[0].isoformat(), older_than[0].isoformat(), older_than[1].hex))
+    order = "ORDER BY +transactions.transaction_date DESC, +transactions.id DESC"
+    where = _where([search_index.CANDIDATE_TERM, *clauses])
+    return f"{_LIST_SELECT}{where} {order} LIMIT ?", [expression, *params, limit]
+
+
 class SqliteTransactionReader(_SqliteReader):
     """Implements the application's ``TransactionReader`` on ``sqlite3``."""
+
+    def _search_expression(self, criteria: TransactionCriteria) -> str | None:
+        """The FTS5 query to drive ``criteria`` from, or None to read it the usual way.
+
+        None without a search text of three characters or more, without the index, and for a
+        text so common that its candidates outnumber :data:`search_index.MAX_CANDIDATES`.
+        """
+        if criteria.search is None or not self._db.has_search_index():
+            return None
+        expression = search_index.match_expression(criteria.search)
+        if expression is None:
+            return None
+        bound = (expression, search_index.MAX_CANDIDATES + 1)
+        [(count,)] = self._db.fetch(search_index.COUNT_CANDIDATES_SQL, bound)
+        return expression if count <= search_index.MAX_CANDIDATES else None
 
     async def list_transactions(
         self, criteria: TransactionCriteria, *, limit: int
@@ -490,7 +556,10 @@ class SqliteTransactionReader(_SqliteReader):
         ids = criteria.account_ids
         if ids == ():
             return []
-        if ids is not None and 1 < len(ids) <= _MAX_UNION_BRANCHES:
+        expression = self._search_expression(criteria)
+        if expression is not None:
+            sql, params = _candidate_query(criteria, expression, limit=limit, older_than=None)
+        elif ids is not None and 1 < len(ids) <= _MAX_UNION_BRANCHES:
             sql, params = _newest_per_account(criteria, ids, limit=limit)
         else:
             clauses, params = transaction_where(criteria)
@@ -520,7 +589,11 @@ class SqliteTransactionReader(_SqliteReader):
         """
         if criteria.account_ids == ():
             return []
-        sql, params = _page_query(criteria, limit=limit, older_than=older_than)
+        expression = self._search_expression(criteria)
+        if expression is not None:
+            sql, params = _candidate_query(criteria, expression, limit=limit, older_than=older_than)
+        else:
+            sql, params = _page_query(criteria, limit=limit, older_than=older_than)
         return [
             mapping.row_to_transaction_row(_decode(_LIST_COLUMNS, row))
             for row in self._db.fetch(sql, params)
