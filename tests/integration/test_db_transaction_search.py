@@ -23,6 +23,7 @@ from dashtam_cli.application.queries import TransactionCriteria, TransactionRow
 from dashtam_cli.domain.accounts import Account
 from dashtam_cli.infrastructure.db import migrate, search_index
 from dashtam_cli.infrastructure.db.engine import sqlite_path
+from dashtam_cli.infrastructure.db.sqlite_export_readers import SqliteExportReader
 from dashtam_cli.infrastructure.db.sqlite_readers import (
     SqliteReadConnection,
     SqliteTransactionReader,
@@ -195,6 +196,43 @@ async def test_the_reader_uses_the_index_and_agrees_without_it(
     scanning = SqliteTransactionReader(SqliteReadConnection(db_path))
     assert not scanning._db.has_search_index()
     assert [await _search(scanning, n) for n in needles] == with_index
+
+
+async def _exported(path: Path, criteria: TransactionCriteria) -> list[str]:
+    """The ids an export of ``criteria`` writes, in its order (oldest first)."""
+    ids: list[str] = []
+    async for chunk in SqliteExportReader(path).transactions(criteria, chunk_size=7):
+        ids.extend(str(row[0]) for row in chunk)
+    return ids
+
+
+async def test_exports_find_through_the_index_exactly_what_a_scan_finds(
+    reader: SqliteTransactionReader, db_path: Path, account: Account
+) -> None:
+    everything = await _everything(reader)
+    cases = [
+        TransactionCriteria(search="payroll"),
+        TransactionCriteria(search="Reserve", since=date(2025, 2, 1)),
+        TransactionCriteria(search="寿司 To", account_ids=(account.id,)),
+        TransactionCriteria(search="50%"),
+        TransactionCriteria(search="zz"),  # under three characters: a scan
+    ]
+    indexed = [await _exported(db_path, criteria) for criteria in cases]
+    for criteria, ids in zip(cases, indexed, strict=True):
+        assert criteria.search is not None
+        want = {
+            str(row.id)
+            for row in everything
+            if _like(criteria.search, row)
+            and (criteria.since is None or row.transaction_date >= criteria.since)
+        }
+        assert set(ids) == want, criteria
+        assert len(ids) == len(want)
+    assert sum(map(len, indexed)) > 60
+    with sqlite3.connect(db_path) as con:
+        con.execute(f"DROP TABLE {search_index.SEARCH_TABLE}")
+    con.close()
+    assert [await _exported(db_path, criteria) for criteria in cases] == indexed
 
 
 async def test_pages_through_the_index_chain_like_one_listing(

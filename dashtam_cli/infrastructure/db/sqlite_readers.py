@@ -255,6 +255,38 @@ def sqlite_error(path: Path, exc: sqlite3.Error, *, opening: bool) -> DomainErro
     )
 
 
+def has_search_index(connection: sqlite3.Connection) -> bool:
+    """Whether the database has the transaction search index and this SQLite library can read it.
+
+    A database without it (or a SQLite library without FTS5) is searched by scanning.
+    """
+    try:
+        connection.execute(search_index.PROBE_SQL).fetchall()
+    except sqlite3.OperationalError:
+        return False
+    return True
+
+
+def search_expression(
+    fetch: Callable[[str, Sequence[object]], list[tuple[Any, ...]]], criteria: TransactionCriteria
+) -> str | None:
+    """The FTS5 query to drive ``criteria``'s search from, or None to read it the usual way.
+
+    None without a search text of three characters or more, and for a text so common that its
+    candidates outnumber :data:`search_index.MAX_CANDIDATES`. The caller has checked that the
+    database has the index; ``fetch`` runs one query and returns its rows.
+    """
+    if criteria.search is None:
+        return None
+    expression = search_index.match_expression(criteria.search)
+    if expression is None:
+        return None
+    [(count,)] = fetch(
+        search_index.COUNT_CANDIDATES_SQL, (expression, search_index.MAX_CANDIDATES + 1)
+    )
+    return expression if count <= search_index.MAX_CANDIDATES else None
+
+
 class SqliteReadConnection:
     """One read-only ``sqlite3`` connection to a database file, opened on the first query."""
 
@@ -305,19 +337,10 @@ class SqliteReadConnection:
         return rows
 
     def has_search_index(self) -> bool:
-        """Whether the database has the transaction search index and this SQLite can read it.
-
-        Asked once per connection: a database without FTS5 (or whose SQLite library lacks it)
-        is searched by scanning, as before the index existed.
-        """
+        """Whether the database has the transaction search index and this SQLite can read it
+        (asked once per connection; see :func:`has_search_index`)."""
         if self._searchable is None:
-            connection = self._open()
-            try:
-                connection.execute(search_index.PROBE_SQL).fetchall()
-            except sqlite3.OperationalError:
-                self._searchable = False
-            else:
-                self._searchable = True
+            self._searchable = has_search_index(self._open())
         return self._searchable
 
     def close(self) -> None:
@@ -531,19 +554,10 @@ class SqliteTransactionReader(_SqliteReader):
     """Implements the application's ``TransactionReader`` on ``sqlite3``."""
 
     def _search_expression(self, criteria: TransactionCriteria) -> str | None:
-        """The FTS5 query to drive ``criteria`` from, or None to read it the usual way.
-
-        None without a search text of three characters or more, without the index, and for a
-        text so common that its candidates outnumber :data:`search_index.MAX_CANDIDATES`.
-        """
+        """The FTS5 query to drive ``criteria`` from (see :func:`search_expression`), or None."""
         if criteria.search is None or not self._db.has_search_index():
             return None
-        expression = search_index.match_expression(criteria.search)
-        if expression is None:
-            return None
-        bound = (expression, search_index.MAX_CANDIDATES + 1)
-        [(count,)] = self._db.fetch(search_index.COUNT_CANDIDATES_SQL, bound)
-        return expression if count <= search_index.MAX_CANDIDATES else None
+        return search_expression(self._db.fetch, criteria)
 
     async def list_transactions(
         self, criteria: TransactionCriteria, *, limit: int
@@ -760,7 +774,9 @@ __all__ = [
     "SqliteReadConnection",
     "SqliteReaders",
     "SqliteTransactionReader",
+    "has_search_index",
     "instant_text",
     "read_only_uri",
+    "search_expression",
     "transaction_where",
 ]
