@@ -33,7 +33,7 @@ def _table_names(connection: Connection) -> set[str]:
 
 
 def _schema_differences(connection: Connection) -> list[Any]:
-    opts = {"compare_type": False, "include_object": search_index.include_object}
+    opts = {"compare_type": False, "include_name": search_index.include_name}
     context = MigrationContext.configure(connection, opts=opts)
     return list(compare_metadata(context, metadata))
 

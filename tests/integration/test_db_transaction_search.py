@@ -124,11 +124,12 @@ async def _search(
 
 
 def _state(path: Path) -> tuple[int, int]:
-    """``(indexed_through, max(rowid))``, and FTS5's own check that the index matches the rows."""
+    """``(indexed_through, max(rowid))``, after FTS5's own check that the index holds exactly the
+    text of the rows it covers (``rank = 1`` compares it with the content table)."""
     with sqlite3.connect(path) as con:
         con.execute(
-            f"INSERT INTO {search_index.SEARCH_TABLE}({search_index.SEARCH_TABLE}) "
-            "VALUES ('integrity-check')"
+            f"INSERT INTO {search_index.SEARCH_TABLE}({search_index.SEARCH_TABLE}, rank) "
+            "VALUES ('integrity-check', 1)"
         )
         [(through,)] = con.execute(f"SELECT indexed_through FROM {search_index.STATE_TABLE}")
         [(top,)] = con.execute("SELECT coalesce(max(rowid), 0) FROM transactions")
@@ -326,9 +327,50 @@ async def test_vacuum_keeps_the_index_true(reader: SqliteTransactionReader, db_p
         con.execute("VACUUM")
     con.close()
     _state(db_path)
+    left = await _everything(reader)
+    for needle in ("payroll", "Reserve", "寿司 To", "Inc."):
+        assert await _search(reader, needle) == [r.id for r in left if _like(needle, r)]
     after = await _search(reader, "payroll")
     assert after
     assert set(after) < set(before)
+
+
+async def test_a_new_row_taking_a_deleted_rows_place_is_indexed(
+    uow_factory: SqlUnitOfWorkFactory,
+    account: Account,
+    reader: SqliteTransactionReader,
+    db_path: Path,
+) -> None:
+    # without an INTEGER PRIMARY KEY the next row gets max(rowid) + 1: a deleted top row's rowid
+    with sqlite3.connect(db_path) as con:
+        [(top,)] = con.execute("SELECT max(rowid) FROM transactions")
+        con.execute("DELETE FROM transactions WHERE rowid >= ?", (top - 2,))
+    con.close()
+    async with uow_factory() as uow:
+        await uow.transactions.upsert_many(
+            [make_transaction(account.id, "AFTER-DELETE", description="Kebab House Hove")]
+        )
+        await uow.commit()
+    assert len(await _search(reader, "kebab house")) == 1
+    through, newest = _state(db_path)
+    assert through == newest == top - 2
+    async with uow_factory() as uow:  # a later change of its text moves it in the index
+        await uow.transactions.upsert_many(
+            [make_transaction(account.id, "AFTER-DELETE", description="Falafel Bar")]
+        )
+        await uow.commit()
+    assert await _search(reader, "kebab house") == []
+    assert len(await _search(reader, "falafel")) == 1
+    _state(db_path)
+
+
+async def test_a_nul_in_the_search_text_is_no_error(
+    reader: SqliteTransactionReader, db_path: Path
+) -> None:
+    scanning = SqliteTransactionReader(SqliteReadConnection(db_path))
+    scanning._db._searchable = False  # the same reader without the index
+    for needle in ("cof\x00fee", "\x00\x00\x00", "Payroll\x00"):
+        assert await _search(reader, needle) == await _search(scanning, needle)
 
 
 async def test_upgrading_a_database_with_rows_builds_the_index(

@@ -18,17 +18,25 @@ from textual.worker import WorkerState
 _BUSY = (WorkerState.PENDING, WorkerState.RUNNING)
 
 
+def _starting(app: App[Any]) -> bool:
+    """The app still shows Textual's default screen: it is opening its services (a new
+    workspace is migrated first), and the overview's load has not begun."""
+    return app.is_running and app.screen.id == "_default"
+
+
 async def settle(pilot: Pilot[Any], *, within: float = 20.0) -> None:
     """Wait until no worker runs (loads, a sync) and the messages they caused are handled."""
     deadline = time.monotonic() + within
     quiet_rounds = 0
     while quiet_rounds < 2:
         await pilot.pause()
-        busy = [w for w in pilot.app.workers if w.state in _BUSY]
+        busy = [w.name for w in pilot.app.workers if w.state in _BUSY]
+        if _starting(pilot.app):
+            busy.append("(the app opening its services)")
         quiet_rounds = 0 if busy else quiet_rounds + 1
         if busy:
             if time.monotonic() > deadline:
-                raise AssertionError(f"workers still running: {[w.name for w in busy]}")
+                raise AssertionError(f"workers still running: {busy}")
             await asyncio.sleep(0.02)
 
 

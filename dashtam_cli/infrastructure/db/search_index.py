@@ -46,7 +46,17 @@ CANDIDATE_TERM = (
     f"(transactions.rowid IN (SELECT rowid FROM {SEARCH_TABLE} WHERE {SEARCH_TABLE} MATCH ?) "
     f"OR transactions.rowid > (SELECT indexed_through FROM {STATE_TABLE}))"
 )
-#: Runs without error exactly when the index exists and this SQLite library can read it.
+#: FTS5's own tables behind :data:`SEARCH_TABLE`.
+SHADOW_TABLES = frozenset(
+    f"{SEARCH_TABLE}_{suffix}" for suffix in ("data", "idx", "content", "docsize", "config")
+)
+#: Whether both tables of the index exist.
+EXISTS_SQL = (
+    "SELECT count(*) = 2 FROM sqlite_master "
+    f"WHERE type = 'table' AND name IN ('{SEARCH_TABLE}', '{STATE_TABLE}')"
+)
+#: Once the tables exist: runs without error when this SQLite library can read the index (an
+#: older library may lack FTS5 or the trigram tokenizer).
 PROBE_SQL = (
     f"SELECT indexed_through FROM {STATE_TABLE} "
     f"WHERE EXISTS (SELECT 1 FROM {SEARCH_TABLE} WHERE {SEARCH_TABLE} MATCH '\"zzz\"')"
@@ -60,32 +70,43 @@ _CATCH_UP = (
     "(SELECT coalesce(max(rowid), 0) FROM transactions) "
     f"WHERE indexed_through < (SELECT coalesce(max(rowid), 0) FROM transactions)",
 )
-_EXISTS = (
-    "SELECT count(*) FROM sqlite_master "
-    f"WHERE type = 'table' AND name IN ('{SEARCH_TABLE}', '{STATE_TABLE}')"
+
+
+_SEARCH_OBJECTS = frozenset(
+    {
+        SEARCH_TABLE,
+        STATE_TABLE,
+        *SHADOW_TABLES,
+        *POSTGRES_INDEXES,
+        "transaction_search_update",
+        "transaction_search_delete",
+    }
 )
-_BOTH = 2
 
 
 def is_search_object(name: str | None) -> bool:
     """Whether a schema object belongs to the search index (outside the Core metadata)."""
-    return name is not None and (name.startswith(SEARCH_TABLE) or name in POSTGRES_INDEXES)
+    return name in _SEARCH_OBJECTS
 
 
-def include_object(
-    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
-) -> bool:
-    """Alembic's ``include_object`` hook: schema comparisons leave the search index out."""
-    del obj, type_, compare_to
-    return not (reflected and is_search_object(name))
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic's ``include_name`` hook: schema comparisons never reflect the search index."""
+    del type_, parent_names
+    return not is_search_object(name)
 
 
 def match_expression(text: str) -> str | None:
     """The FTS5 query for rows holding every trigram of ``text``; None under three characters.
 
     Each trigram is a quoted FTS5 string (``"`` doubled), so no character of the text is syntax.
+    Trigrams holding a NUL are left out (FTS5 reads its query as a C string): fewer trigrams only
+    widen the candidates, which the reader's ``LIKE`` narrows again.
     """
-    grams = dict.fromkeys(text[i : i + _TRIGRAM] for i in range(len(text) - _TRIGRAM + 1))
+    grams = dict.fromkeys(
+        gram
+        for gram in (text[i : i + _TRIGRAM] for i in range(len(text) - _TRIGRAM + 1))
+        if "\x00" not in gram
+    )
     if not grams:
         return None
     return " AND ".join('"' + gram.replace('"', '""') + '"' for gram in grams)
@@ -94,29 +115,40 @@ def match_expression(text: str) -> str | None:
 async def catch_up(connection: AsyncConnection) -> None:
     """Index the transactions above ``indexed_through``, inside the connection's transaction.
 
-    A no-op on PostgreSQL and on a SQLite database without the index (asked each time: it
-    costs microseconds, and a migration may have created or dropped the index meanwhile).
+    A no-op on PostgreSQL, on a SQLite database without the index, and where this SQLite
+    library cannot write it (no FTS5 or trigram tokenizer: the rows stay above the mark, where
+    readers still find them). Asked each time: it costs microseconds, and a migration may have
+    created or dropped the index meanwhile.
 
     Raises:
         DBAPIError: the database failed (the caller's unit of work reports it).
     """
     if connection.dialect.name != "sqlite":
         return
-    if (await connection.exec_driver_sql(_EXISTS)).scalar_one() == _BOTH:
-        for statement in _CATCH_UP:
-            await connection.exec_driver_sql(statement)
+    if not (await connection.exec_driver_sql(EXISTS_SQL)).scalar_one():
+        return
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        await connection.exec_driver_sql(PROBE_SQL)
+    except OperationalError:
+        return
+    for statement in _CATCH_UP:
+        await connection.exec_driver_sql(statement)
 
 
 __all__ = [
     "CANDIDATE_TERM",
     "COUNT_CANDIDATES_SQL",
+    "EXISTS_SQL",
     "MAX_CANDIDATES",
     "POSTGRES_INDEXES",
     "PROBE_SQL",
     "SEARCH_TABLE",
+    "SHADOW_TABLES",
     "STATE_TABLE",
     "catch_up",
-    "include_object",
+    "include_name",
     "is_search_object",
     "match_expression",
 ]

@@ -258,11 +258,18 @@ def sqlite_error(path: Path, exc: sqlite3.Error, *, opening: bool) -> DomainErro
 def has_search_index(connection: sqlite3.Connection) -> bool:
     """Whether the database has the transaction search index and this SQLite library can read it.
 
-    A database without it (or a SQLite library without FTS5) is searched by scanning.
+    A database without it (or a SQLite library without FTS5 or the trigram tokenizer) is
+    searched by scanning.
+
+    Raises:
+        sqlite3.Error: the database could not be read at all (the caller reports it).
     """
+    [(exists,)] = connection.execute(search_index.EXISTS_SQL).fetchall()
+    if not exists:
+        return False
     try:
         connection.execute(search_index.PROBE_SQL).fetchall()
-    except sqlite3.OperationalError:
+    except sqlite3.OperationalError:  # no such module / tokenizer: this library cannot read it
         return False
     return True
 
@@ -340,7 +347,11 @@ class SqliteReadConnection:
         """Whether the database has the transaction search index and this SQLite can read it
         (asked once per connection; see :func:`has_search_index`)."""
         if self._searchable is None:
-            self._searchable = has_search_index(self._open())
+            connection = self._open()
+            try:
+                self._searchable = has_search_index(connection)
+            except sqlite3.Error as exc:
+                raise DatabaseUnavailableError(self._error(exc, opening=False)) from exc
         return self._searchable
 
     def close(self) -> None:

@@ -173,8 +173,9 @@ class SqlUnitOfWork:
         try:
             if transactions is not None and transactions.inserted_since_commit:
                 await search_index.catch_up(connection)
-                transactions.inserted_since_commit = False
             await connection.commit()
+            if transactions is not None:
+                transactions.inserted_since_commit = False
             await connection.begin()
         except DBAPIError as exc:
             raise DatabaseUnavailableError(

@@ -10,7 +10,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from dashtam_cli.infrastructure.db.schema import metadata
-from dashtam_cli.infrastructure.db.search_index import include_object
+from dashtam_cli.infrastructure.db.search_index import include_name
 
 CONNECTION_ATTRIBUTE = "connection"
 
@@ -21,7 +21,7 @@ def _run(connection: Connection) -> None:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
-        include_object=include_object,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

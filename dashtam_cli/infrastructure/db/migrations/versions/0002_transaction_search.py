@@ -76,6 +76,9 @@ _SQLITE_UPGRADE = (
         VALUES (new.rowid, new.description, new.symbol, new.security_name);
     END
     """,
+    # Without an INTEGER PRIMARY KEY, SQLite gives the next row the highest rowid + 1: after the
+    # highest rows are deleted a new row may take a rowid at or below the mark, so the mark
+    # comes down with them (else that row would never be indexed).
     f"""
     CREATE TRIGGER transaction_search_delete AFTER DELETE ON transactions
     WHEN old.rowid <= {_INDEXED_THROUGH}
@@ -83,6 +86,9 @@ _SQLITE_UPGRADE = (
         INSERT INTO transaction_search (transaction_search, rowid, description, symbol,
                                         security_name)
         VALUES ('delete', old.rowid, old.description, old.symbol, old.security_name);
+        UPDATE transaction_search_state
+        SET indexed_through = (SELECT coalesce(max(rowid), 0) FROM transactions)
+        WHERE indexed_through > (SELECT coalesce(max(rowid), 0) FROM transactions);
     END
     """,
 )
@@ -107,22 +113,28 @@ def _sqlite_has_trigram_fts5(bind: Connection) -> bool:
     return True
 
 
-def _pg_trgm_schema(bind: Connection) -> str | None:
-    """The schema of the pg_trgm extension, created if missing; None when that is impossible.
+def _create_postgres_indexes(bind: Connection) -> None:
+    """Create pg_trgm (if missing) and the three GIN indexes; nothing when that is impossible.
 
-    The extension may live in a schema outside this one's ``search_path`` (it is created once
-    per database), so its operator class is named with its schema.
+    All in one savepoint: without the extension (not installed, no privilege, no USAGE on its
+    schema) the migration goes on without the indexes. The extension may live in a schema
+    outside this one's ``search_path`` (it is created once per database), so its operator
+    class is named with its schema.
     """
     try:
         with bind.begin_nested():
             bind.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+            schema = bind.exec_driver_sql(
+                "SELECT quote_ident(n.nspname) FROM pg_extension e "
+                "JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'"
+            ).scalar_one()
+            for column in _COLUMNS:
+                bind.exec_driver_sql(
+                    f"CREATE INDEX ix_transactions_{column}_trgm ON transactions "
+                    f"USING gin ({column} {schema}.gin_trgm_ops)"
+                )
     except DBAPIError:
-        return None
-    found = bind.exec_driver_sql(
-        "SELECT quote_ident(n.nspname) FROM pg_extension e "
-        "JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm'"
-    ).scalar_one()
-    return str(found)
+        return
 
 
 def upgrade() -> None:
@@ -133,13 +145,7 @@ def upgrade() -> None:
             for statement in _SQLITE_UPGRADE:
                 op.execute(statement)
         return
-    schema = _pg_trgm_schema(bind)
-    if schema is not None:
-        for column in _COLUMNS:
-            op.execute(
-                f"CREATE INDEX ix_transactions_{column}_trgm ON transactions "
-                f"USING gin ({column} {schema}.gin_trgm_ops)"
-            )
+    _create_postgres_indexes(bind)
 
 
 def downgrade() -> None:
