@@ -219,7 +219,7 @@ class DashboardOverviewHandler:
         """The overview (never fails on its own; database errors come back from the bus)."""
         from dashtam_cli.application.dashboard_views import OverviewReport
         from dashtam_cli.application.handlers.accounts import net_worth_history
-        from dashtam_cli.application.handlers.connections import summarize_connection
+        from dashtam_cli.application.handlers.health import summarize_connection
         from dashtam_cli.domain.connections import ConnectionStatus
         from dashtam_cli.domain.money import totals_by_currency
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass, replace
 from uuid import UUID
 
 from dashtam_cli.application.commands import DisconnectConnection, RenameConnection
+from dashtam_cli.application.handlers.health import summarize_connection
 from dashtam_cli.application.handlers.lookup import CONNECTIONS_COMMAND, resolve_connection
-from dashtam_cli.application.handlers.system import connection_health
 from dashtam_cli.application.ports import ConnectionReader
 from dashtam_cli.application.queries import (
     AccountReader,
@@ -21,8 +21,7 @@ from dashtam_cli.application.queries import (
     ProviderDetail,
     ProviderList,
 )
-from dashtam_cli.domain.accounts import Account
-from dashtam_cli.domain.connections import ConnectionStatus, ProviderConnection
+from dashtam_cli.domain.connections import ConnectionStatus
 from dashtam_cli.domain.errors import DomainError, ErrorCode, Failure, Result, fail, ok
 from dashtam_cli.domain.events import (
     ProviderDisconnectionAttempted,
@@ -56,38 +55,6 @@ def validate_alias(alias: str) -> Result[str]:
             hint="use letters, digits, '-', '_' or '.', e.g. schwab-ira",
         )
     return ok(cleaned)
-
-
-def summarize_connection(
-    connection: ProviderConnection, accounts: Sequence[Account], clock: Clock
-) -> ConnectionSummary:
-    """A connection as lists show it: health (as ``status`` computes it) and account counts.
-
-    Args:
-        connection: the connection.
-        accounts: its accounts (others are ignored).
-        clock: for the time the login has left.
-    """
-    health = connection_health(connection, clock)
-    own = [a for a in accounts if a.connection_id == connection.id]
-    return ConnectionSummary(
-        id=connection.id,
-        provider=connection.provider,
-        alias=connection.alias,
-        status=connection.status,
-        connected_at=connection.connected_at,
-        last_sync_at=connection.last_sync_at,
-        last_sync_status=connection.last_sync_status,
-        access_expires_at=connection.access_expires_at,
-        refresh_expires_at=connection.refresh_expires_at,
-        refresh_time_left=health.refresh_time_left,
-        expiring_soon=health.expiring_soon,
-        action=health.action,
-        accounts_count=len(own),
-        active_accounts_count=sum(1 for a in own if a.is_active),
-        created_at=connection.created_at,
-        updated_at=connection.updated_at,
-    )
 
 
 class ProviderListHandler:

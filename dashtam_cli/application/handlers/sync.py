@@ -15,6 +15,7 @@ from dataclasses import replace
 from uuid import UUID
 
 from dashtam_cli.application.commands import SyncConnections
+from dashtam_cli.application.handlers.health import connection_health
 from dashtam_cli.application.handlers.login import (
     LOGIN_DEAD_CODES,
     mark_login_dead,
@@ -30,7 +31,6 @@ from dashtam_cli.application.handlers.sync_records import (
     to_account,
     to_holdings,
 )
-from dashtam_cli.application.handlers.system import connection_health
 from dashtam_cli.application.ports import SyncLock
 from dashtam_cli.domain.connections import ConnectionStatus, ProviderConnection
 from dashtam_cli.domain.errors import DomainError, ErrorCode, Failure, Result, fail, ok

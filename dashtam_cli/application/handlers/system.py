@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 
 from dashtam_cli.application.commands import InitializeWorkspace, UpgradeDatabase
+from dashtam_cli.application.handlers.health import connection_health
 from dashtam_cli.application.ports import (
     AuditReader,
     ConnectionReader,
@@ -17,17 +17,12 @@ from dashtam_cli.application.ports import (
 from dashtam_cli.application.queries import (
     AuditList,
     AuditPage,
-    ConnectionHealth,
     SecretsHealth,
     Status,
     StatusReport,
 )
-from dashtam_cli.domain.connections import ConnectionStatus, ProviderConnection
 from dashtam_cli.domain.errors import Failure, Result, ok
 from dashtam_cli.domain.protocols import Clock, KeyStore
-
-#: Warn about a login that dies within this window (Schwab refresh tokens live 7 days).
-EXPIRY_WARNING = timedelta(hours=24)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -106,34 +101,6 @@ class UpgradeDatabaseHandler:
     async def handle(self, command: UpgradeDatabase) -> Result[DatabaseInfo]:
         """Upgrade to head (idempotent)."""
         return await self._database.upgrade()
-
-
-def connection_health(connection: ProviderConnection, clock: Clock) -> ConnectionHealth:
-    """How a connection looks to ``status``: refresh-token time left and what to do next."""
-    left: timedelta | None = None
-    if connection.refresh_expires_at is not None:
-        left = max(connection.refresh_expires_at - clock.now(), timedelta(0))
-    expiring = (
-        connection.status is ConnectionStatus.ACTIVE and left is not None and left <= EXPIRY_WARNING
-    )
-    action: str | None = None
-    reconnect = f"dashtam providers connect {connection.provider} --alias {connection.alias}"
-    if connection.status in {ConnectionStatus.EXPIRED, ConnectionStatus.REVOKED}:
-        action = reconnect
-    elif expiring:
-        action = f"the login expires soon: run {reconnect}"
-    return ConnectionHealth(
-        id=connection.id,
-        provider=connection.provider,
-        alias=connection.alias,
-        status=connection.status,
-        last_sync_at=connection.last_sync_at,
-        last_sync_status=connection.last_sync_status,
-        refresh_expires_at=connection.refresh_expires_at,
-        refresh_time_left=left,
-        expiring_soon=expiring,
-        action=action,
-    )
 
 
 class StatusHandler:
