@@ -11,6 +11,7 @@ import random
 import sqlite3
 from collections.abc import Iterator
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from uuid import UUID
 
@@ -21,6 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dashtam_cli.application.queries import TransactionCriteria, TransactionRow
 from dashtam_cli.domain.accounts import Account
+from dashtam_cli.domain.providers import FetchedTransaction
+from dashtam_cli.domain.transactions import TransactionStatus, TransactionSubtype, TransactionType
 from dashtam_cli.infrastructure.db import migrate, search_index
 from dashtam_cli.infrastructure.db.engine import sqlite_path
 from dashtam_cli.infrastructure.db.sqlite_export_readers import SqliteExportReader
@@ -386,3 +389,36 @@ async def test_upgrading_a_database_with_rows_builds_the_index(
     through, top = _state(db_path)
     assert through == top > 0
     assert _index_matches(db_path, "payroll") > 0
+
+
+async def test_a_sqlite_that_cannot_read_the_index_scans_and_still_syncs(
+    uow_factory: SqlUnitOfWorkFactory, account: Account, db_path: Path, engine: AsyncEngine
+) -> None:
+    # as an older SQLite library (no trigram tokenizer) sees a database made by a newer one
+    with sqlite3.connect(db_path) as con:
+        con.execute("PRAGMA writable_schema = ON")
+        con.execute(
+            "UPDATE sqlite_master SET sql = replace(sql, 'trigram', 'no_such_tokenizer') "
+            "WHERE name = ?",
+            (search_index.SEARCH_TABLE,),
+        )
+    con.close()
+    await engine.dispose()  # new connections read the changed schema
+    new = FetchedTransaction(
+        provider_transaction_id="OLD-LIB",
+        transaction_type=TransactionType.TRADE,
+        subtype=TransactionSubtype.BUY,
+        status=TransactionStatus.SETTLED,
+        amount=Decimal("-12.50"),
+        currency="USD",
+        transaction_date=date(2025, 6, 1),
+        description="Kebab House Hove",
+    )
+    async with uow_factory() as uow:  # a sync inserts its new rows with a plain INSERT
+        counts = await uow.transactions.upsert_fetched(account.id, [new])
+        await uow.commit()  # the catch-up is skipped, not a failed commit
+    assert counts.inserted == 1
+    scanning = SqliteTransactionReader(SqliteReadConnection(db_path))
+    assert not scanning._db.has_search_index()
+    assert len(await _search(scanning, "kebab house")) == 1
+    assert len(await _search(scanning, "payroll")) > 0
