@@ -26,6 +26,7 @@ from dashtam_cli.domain.providers import FetchedTransaction
 from dashtam_cli.domain.transactions import TransactionStatus, TransactionSubtype, TransactionType
 from dashtam_cli.infrastructure.db import migrate, search_index
 from dashtam_cli.infrastructure.db.engine import sqlite_path
+from dashtam_cli.infrastructure.db.readers import SqlTransactionReader
 from dashtam_cli.infrastructure.db.sqlite_export_readers import SqliteExportReader
 from dashtam_cli.infrastructure.db.sqlite_readers import (
     SqliteReadConnection,
@@ -40,7 +41,8 @@ pytestmark = pytest.mark.db
 # upper case, letters outside ASCII (which LIKE compares case-sensitively), CJK, spaces.
 _PIECES = [
     "Payroll", "payroll", "PAYROLL", "Coffee", 'Starbucks "Reserve"', "50% off", "a_b", "x/y",
-    "Ταβέρνα", "ταβέρνα", "寿司 Tokyo", "Straße", "Müller", "  ", "AAPL", "aapl 240920C",
+    "Ταβέρνα", "ταβέρνα", "ΟΔΟΣ", "Οδοστρωμα", "寿司 Tokyo", "Straße", "MÜLLER", "Müller",
+    "  ", "AAPL", "aapl 240920C",
     "Inc.", "ETF", "zz", "q",
 ]  # fmt: skip
 _ROWS = 240
@@ -55,10 +57,12 @@ def _ascii_lower(text: str) -> str:
 
 
 def _like(needle: str, row: TransactionRow) -> bool:
-    """SQLite's ``LIKE '%needle%'``: a substring, ASCII letters compared without case."""
-    folded = _ascii_lower(needle)
+    """What a search matches: a substring in any case (``LIKE``, which folds ASCII letters, for
+    an ASCII text; the lowered text of any alphabet otherwise)."""
+    fold = _ascii_lower if needle.isascii() else search_index.fold_case
+    folded = fold(needle)
     return any(
-        value is not None and folded in _ascii_lower(value)
+        value is not None and folded in fold(value)
         for value in (row.description, row.symbol, row.security_name)
     )
 
@@ -159,7 +163,7 @@ _NEEDLES = st.one_of(
             lambda ends: piece[min(ends) : max(ends)]
         )
     ),
-    st.text(alphabet='aAbp"%_/ ΤτßéQz寿', min_size=1, max_size=6),  # noqa: RUF001
+    st.text(alphabet='aAbp"%_/ ΤτΣσςßéÉQz寿', min_size=1, max_size=6),  # noqa: RUF001
 ).filter(bool)
 
 
@@ -183,6 +187,21 @@ async def test_indexed_search_finds_exactly_what_like_finds(
         for row in everything
         if _like(needle, row) and row.transaction_date >= date(2025, 2, 1)
     ]
+
+
+async def test_the_sqlalchemy_reader_folds_case_like_the_sqlite3_reader(
+    reader: SqliteTransactionReader, engine: AsyncEngine
+) -> None:
+    slow = SqlTransactionReader(engine)
+    needles = ["ταβέρνα", "ΤΑΒΈΡΝΑ", "οδοσ", "ΟΔΟΣ", "müller", "寿司", "payroll", "ß"]
+    found = 0
+    for needle in needles:
+        want = await _search(reader, needle)
+        rows = await slow.list_transactions(TransactionCriteria(search=needle), limit=10_000)
+        assert [row.id for row in rows] == want, needle
+        found += len(want)
+    assert found > 50
+    assert await _search(reader, "ταβέρνα") == await _search(reader, "Ταβέρνα") != []
 
 
 async def test_the_reader_uses_the_index_and_agrees_without_it(

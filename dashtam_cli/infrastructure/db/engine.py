@@ -154,6 +154,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     from sqlalchemy import event
     from sqlalchemy.ext.asyncio import create_async_engine
 
+    from dashtam_cli.infrastructure.db.search_index import register_functions
     from dashtam_cli.infrastructure.db.types import json_dumps, json_loads
 
     normalized = normalize_url(url)
@@ -182,6 +183,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
                     cursor.execute(pragma)
             finally:
                 cursor.close()
+            register_functions(dbapi_connection)
             if path is not None:
                 _chmod_side_files(path)
 

@@ -39,7 +39,7 @@ from dashtam_cli.domain.holdings import BalanceSnapshot, Holding
 from dashtam_cli.domain.transactions import (
     Transaction,
 )
-from dashtam_cli.infrastructure.db import mapping
+from dashtam_cli.infrastructure.db import mapping, search_index
 from dashtam_cli.infrastructure.db.schema import (
     accounts,
     balance_snapshots,
@@ -144,8 +144,9 @@ _LIST_COLUMNS = (
 def _contains(column: Any, text: str, *, dialect: str) -> ColumnElement[bool]:
     """Case-insensitive substring match, with ``%`` and ``_`` in ``text`` taken literally.
 
-    SQLite's ``LIKE`` already ignores (ASCII) case; wrapping both sides in ``lower()`` as
-    ``ILIKE`` does there doubles the cost of a scan. PostgreSQL gets ``ILIKE``.
+    SQLite's ``LIKE`` already ignores ASCII case; wrapping both sides in ``lower()`` as
+    ``ILIKE`` does there doubles the cost of a scan (a text with other characters never gets
+    here on SQLite: see :func:`transaction_conditions`). PostgreSQL gets ``ILIKE``.
     """
     escaped = text.replace("/", "//").replace("%", "/%").replace("_", "/_")
     pattern = f"%{escaped}%"
@@ -183,7 +184,13 @@ def transaction_conditions(
         conditions.append(t.subtype == criteria.subtype.value)
     if criteria.symbol is not None:
         conditions.append(func.upper(t.symbol) == criteria.symbol.upper())
-    if criteria.search is not None:
+    unicode = criteria.search is not None and search_index.needs_unicode_case(criteria.search)
+    if criteria.search is not None and dialect == "sqlite" and unicode:
+        # LIKE ignores the case of ASCII letters only: the function folds any alphabet's
+        contains = getattr(func, search_index.CONTAINS_FUNCTION)
+        folded = search_index.fold_case(criteria.search)
+        conditions.append(contains(folded, t.description, t.symbol, t.security_name) == 1)
+    elif criteria.search is not None:
         text = criteria.search
         conditions.append(
             or_(

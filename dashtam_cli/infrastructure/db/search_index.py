@@ -21,7 +21,7 @@ Text shorter than three characters has no trigram: such a search scans, as befor
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
@@ -70,6 +70,42 @@ _CATCH_UP = (
     "(SELECT coalesce(max(rowid), 0) FROM transactions) "
     f"WHERE indexed_through < (SELECT coalesce(max(rowid), 0) FROM transactions)",
 )
+
+
+#: The SQLite function a search uses in place of ``LIKE`` when its text has a character outside
+#: ASCII: ``LIKE`` ignores the case of ASCII letters only, so ``ταβέρνα`` would miss ``Ταβέρνα``.
+CONTAINS_FUNCTION = "dashtam_contains"
+
+
+def needs_unicode_case(text: str) -> bool:
+    """Whether a search for ``text`` must fold case beyond ASCII (``LIKE`` folds only ASCII)."""
+    return not text.isascii()
+
+
+def fold_case(text: str) -> str:
+    """``text`` lowered, with the Greek final sigma as a plain sigma (``ΟΔΟΣ`` lowers to
+    ``οδος`` but must still be found in ``ΟΔΟΣΤΡΩΜΑ``). Like the FTS5 trigram tokenizer's
+    folding, one character stays one character, so the index's candidates always hold every
+    row this finds (``casefold`` would turn ``ß`` into ``ss``)."""
+    return text.lower().replace("\u03c2", "\u03c3")  # final sigma -> sigma
+
+
+def _contains(folded: str, *values: str | None) -> int:
+    # fold_case inlined: this runs once per row when a search scans
+    for value in values:
+        if value is not None and folded in value.lower().replace("\u03c2", "\u03c3"):
+            return 1
+    return 0
+
+
+def register_functions(connection: Any) -> None:
+    """Add :data:`CONTAINS_FUNCTION` to a SQLite connection (``sqlite3`` or SQLAlchemy's adapter).
+
+    ``dashtam_contains(needle, column, ...)`` is 1 when one of the columns' text, case-folded
+    (:func:`fold_case`), holds ``needle`` (folded by the caller): a case-insensitive substring
+    test for any alphabet. One call per row for every column keeps a scan with it affordable.
+    """
+    connection.create_function(CONTAINS_FUNCTION, -1, _contains, deterministic=True)
 
 
 _SEARCH_OBJECTS = frozenset(
@@ -139,6 +175,7 @@ async def catch_up(connection: AsyncConnection) -> None:
 
 __all__ = [
     "CANDIDATE_TERM",
+    "CONTAINS_FUNCTION",
     "COUNT_CANDIDATES_SQL",
     "EXISTS_SQL",
     "MAX_CANDIDATES",
@@ -148,7 +185,10 @@ __all__ = [
     "SHADOW_TABLES",
     "STATE_TABLE",
     "catch_up",
+    "fold_case",
     "include_name",
     "is_search_object",
     "match_expression",
+    "needs_unicode_case",
+    "register_functions",
 ]

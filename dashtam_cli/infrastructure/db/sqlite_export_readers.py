@@ -362,6 +362,7 @@ class SqliteExportReader:
             raise DatabaseUnavailableError(self._error(exc, opening=True)) from exc
         try:
             connection.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
+            search_index.register_functions(connection)
         except sqlite3.Error as exc:
             connection.close()
             raise DatabaseUnavailableError(self._error(exc, opening=True)) from exc

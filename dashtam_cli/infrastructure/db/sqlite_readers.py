@@ -323,6 +323,7 @@ class SqliteReadConnection:
             raise DatabaseUnavailableError(self._error(exc, opening=True)) from exc
         try:
             connection.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
+            search_index.register_functions(connection)
         except sqlite3.Error as exc:
             connection.close()
             raise DatabaseUnavailableError(self._error(exc, opening=True)) from exc
@@ -422,7 +423,8 @@ def transaction_where(
     """The WHERE clauses and their parameters for ``criteria`` (as ``transaction_conditions``).
 
     One account is an equality, so the ``(account_id, transaction_date)`` index serves both the
-    filter and the newest-first order. SQLite's ``LIKE`` already ignores (ASCII) case.
+    filter and the newest-first order. SQLite's ``LIKE`` already ignores ASCII case; a search
+    text with other characters uses ``dashtam_contains`` (any alphabet's case) instead.
     ``unindexed`` writes the indexed columns as ``+column``: no index is used for them, because
     the caller drives the query from the search index's candidates.
     """
@@ -451,7 +453,13 @@ def transaction_where(
     if criteria.symbol is not None:
         clauses.append("upper(transactions.symbol) = ?")
         params.append(criteria.symbol.upper())
-    if criteria.search is not None:
+    if criteria.search is not None and search_index.needs_unicode_case(criteria.search):
+        clauses.append(
+            f"{search_index.CONTAINS_FUNCTION}(?, transactions.description, "
+            "transactions.symbol, transactions.security_name)"
+        )
+        params.append(search_index.fold_case(criteria.search))
+    elif criteria.search is not None:
         pattern = _like_pattern(criteria.search)
         clauses.append(
             "(transactions.description LIKE ? ESCAPE '/' "
