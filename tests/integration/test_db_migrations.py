@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.util
+import secrets
+from types import ModuleType
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import URL, Connection
 
 from dashtam_cli.infrastructure.db import migrate, search_index
 from dashtam_cli.infrastructure.db.engine import create_engine
@@ -114,3 +118,41 @@ async def test_the_search_index_comes_with_0002_and_goes_with_its_downgrade(
             assert await connection.run_sync(_table_names) >= TABLES
     finally:
         await engine.dispose()
+
+
+def _migration(name: str) -> ModuleType:
+    """A migration script as a module (its file name starts with a digit)."""
+    path = migrate.MIGRATIONS_DIR / "versions" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"dashtam_migration_{name}", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_without_pg_trgm_rights_the_migration_goes_on_without_the_indexes(
+    postgres_database: URL,
+) -> None:
+    create = _migration("0002_transaction_search")._create_postgres_indexes
+    engine = sa.create_engine(postgres_database)
+    try:
+        with engine.connect() as connection, connection.begin() as outer:
+            # everything below, the role included, is rolled back at the end
+            schema = f"noprivs_{secrets.token_hex(4)}"
+            connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
+            connection.exec_driver_sql(f"CREATE TABLE {schema}.transactions (description text)")
+            connection.exec_driver_sql("CREATE ROLE dashtam_test_no_rights NOLOGIN")
+            connection.exec_driver_sql(f"GRANT USAGE ON SCHEMA {schema} TO dashtam_test_no_rights")
+            connection.exec_driver_sql(f"SET LOCAL search_path TO {schema}")
+            connection.exec_driver_sql("SET LOCAL ROLE dashtam_test_no_rights")
+            create(connection)  # neither the extension nor an index on another's table: no error
+            connection.exec_driver_sql("RESET ROLE")
+            made = connection.exec_driver_sql(
+                "SELECT count(*) FROM pg_indexes WHERE schemaname = %(s)s", {"s": schema}
+            ).scalar_one()
+            assert made == 0
+            assert connection.exec_driver_sql("SELECT 1").scalar_one() == 1  # still usable
+            outer.rollback()
+    finally:
+        engine.dispose()
