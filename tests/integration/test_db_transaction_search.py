@@ -44,6 +44,8 @@ _PIECES = [
     "Ταβέρνα", "ταβέρνα", "ΟΔΟΣ", "Οδοστρωμα", "寿司 Tokyo", "Straße", "MÜLLER", "Müller",
     "  ", "AAPL", "aapl 240920C",
     "Inc.", "ETF", "zz", "q",
+    "\u10d0\u10d1\u10d2\u10d3", "\u1c90\u1c91\u1c92\u1c93",  # Georgian: Mkhedruli, Mtavruli
+    "\u13a0\u13a1\u13a2", "\uab70\uab71\uab72",  # Cherokee capitals and small letters
 ]  # fmt: skip
 _ROWS = 240
 
@@ -163,7 +165,7 @@ _NEEDLES = st.one_of(
             lambda ends: piece[min(ends) : max(ends)]
         )
     ),
-    st.text(alphabet='aAbp"%_/ ΤτΣσςßéÉQz寿', min_size=1, max_size=6),  # noqa: RUF001
+    st.text(alphabet='aAbp"%_/ ΤτΣσςßéÉQz寿\u10d0\u1c90\u13a0\uab70', min_size=1, max_size=6),  # noqa: RUF001
 ).filter(bool)
 
 

@@ -10,8 +10,9 @@ covers. On PostgreSQL, pg_trgm GIN indexes serve ``ILIKE`` by themselves and not
   index always covers every committed row, at a fraction of what an INSERT trigger costs.
 * Readers ask :func:`match_expression` for the FTS5 query of a search text: every trigram of it
   must be in a row (``detail=none`` stores no positions, so this finds a superset of the rows
-  that contain the text). The reader keeps its ``LIKE`` test on those candidates, so results are
-  exactly those of a scan, and adds the rows above ``indexed_through`` (none, normally) to them.
+  that contain the text). The reader keeps its ``LIKE`` (or ``dashtam_contains``) test on those
+  candidates, so results are exactly those of a scan, and adds the rows above
+  ``indexed_through`` (none, normally) to them.
 
 Text shorter than three characters has no trigram: such a search scans, as before.
 """
@@ -21,6 +22,7 @@ Text shorter than three characters has no trigram: such a search scans, as befor
 
 from __future__ import annotations
 
+import unicodedata
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -131,17 +133,43 @@ def include_name(name: str | None, type_: str, parent_names: object) -> bool:
     return not is_search_object(name)
 
 
+#: Letters Unicode 3.2 had whose other case came later, which the index does not fold together
+#: with them: Georgian Mkhedruli (Mtavruli capitals, 2018), IPA letters (Latin Extended-D
+#: capitals) and the Greek yot.
+_LATE_PARTNERS = ((0x10A0, 0x10FF), (0x0250, 0x02AF), (0x03F3, 0x03F3))
+
+
+def _indexable(char: str) -> bool:
+    """Whether the trigram tokenizer folds ``char``, and every character of the same case-fold,
+    as :func:`fold_case` does (so a trigram holding it finds every row the search matches).
+
+    FTS5 folds case with the tables of Unicode 6.1; Python follows a newer Unicode. They agree
+    on ASCII and on the characters Unicode 3.2 had, lowered to one character it also had, but
+    for :data:`_LATE_PARTNERS` (a test checks every code point). Later letters (Cherokee
+    lowercase, Adlam...), ``İ`` (lowered to two characters) and NUL (FTS5 reads its query as a
+    C string) are not indexable.
+    """
+    if char.isascii():
+        return char != "\x00"
+    folded = fold_case(char)
+    if len(folded) != 1 or any(low <= ord(folded) <= high for low, high in _LATE_PARTNERS):
+        return False
+    old = unicodedata.ucd_3_2_0
+    return old.category(char) != "Cn" and old.category(folded) != "Cn"
+
+
 def match_expression(text: str) -> str | None:
     """The FTS5 query for rows holding every trigram of ``text``; None under three characters.
 
     Each trigram is a quoted FTS5 string (``"`` doubled), so no character of the text is syntax.
-    Trigrams holding a NUL are left out (FTS5 reads its query as a C string): fewer trigrams only
-    widen the candidates, which the reader's ``LIKE`` narrows again.
+    Trigrams with a character the index may fold otherwise than the search does are left out
+    (:func:`_indexable`): fewer trigrams only widen the candidates, which the reader's ``LIKE``
+    (or ``dashtam_contains``) narrows again; with none left, the search scans.
     """
     grams = dict.fromkeys(
         gram
         for gram in (text[i : i + _TRIGRAM] for i in range(len(text) - _TRIGRAM + 1))
-        if "\x00" not in gram
+        if all(map(_indexable, gram))
     )
     if not grams:
         return None
