@@ -42,6 +42,17 @@ def to_decimal(value: object) -> Decimal:
     return result
 
 
+def decimal_text(value: Decimal) -> str:
+    """The exact value in plain notation, as stored and exported: never an exponent.
+
+    ``str(Decimal)`` writes ``1E-8`` for ``0.00000001`` and ``0E-8`` for ``0.00000000``; this
+    writes the digits (``0.00000001``, ``0.00000000``), keeping every decimal place. Most values
+    have no exponent and take the fast path.
+    """
+    text = str(value)
+    return format(value, "f") if "E" in text else text
+
+
 def normalize_currency(currency: str) -> str:
     """Return an upper-case ISO-4217 code, or raise ``ValueError``."""
     code = currency.strip().upper()

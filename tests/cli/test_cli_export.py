@@ -175,6 +175,17 @@ def test_filters_and_json_on_stdout(install: Install) -> None:
     assert document[0]["account_id"] == str(CHK)
 
 
+def test_lists_write_tiny_decimals_in_plain_notation_too(install: Install) -> None:
+    as_json = install.run("accounts", "list", "--format", "json")
+    assert as_json.returncode == 0, as_json.stderr
+    balances = {a["name"]: a["balance"] for a in json.loads(as_json.stdout)}
+    assert balances["Brokerage"] == "0.00000001"  # not 1E-8
+    as_csv = install.run("accounts", "list", "--format", "csv")
+    assert as_csv.returncode == 0, as_csv.stderr
+    _, rows = _rows(as_csv.stdout)
+    assert {r["name"]: r["balance"] for r in rows}["Brokerage"] == "0.00000001"
+
+
 def test_file_export_is_private_with_a_summary_on_stderr(install: Install) -> None:
     result = install.run("export", "accounts", "--output", "accounts.csv")
     assert result.returncode == 0, result.stderr
@@ -185,7 +196,7 @@ def test_file_export_is_private_with_a_summary_on_stderr(install: Install) -> No
     header, rows = _rows(path.read_text(encoding="utf-8"))
     assert header == list(ACCOUNT_EXPORT.fields)
     assert [(r["name"], r["balance"], r["is_active"]) for r in rows] == [
-        ("Brokerage", "1E-8", "true"),
+        ("Brokerage", "0.00000001", "true"),
         ("Checking", "1234.5600", "true"),
     ]
     inferred = install.run("export", "holdings", "-o", "holdings.json")

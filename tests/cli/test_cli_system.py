@@ -1,6 +1,7 @@
 import stat
 from pathlib import Path
 
+from dashtam_cli.infrastructure.database import SCHEMA_HEAD
 from tests.clitools import Dashtam
 
 DATA = Path(".local/share/dashtam")
@@ -29,7 +30,7 @@ def test_init_is_idempotent_and_private(
     doc = first.json()
     assert isinstance(doc, dict)
     assert doc["changed"] is True
-    assert doc["schema_revision"] == "0002"
+    assert doc["schema_revision"] == SCHEMA_HEAD
     assert doc["secrets_backend"] == "file"
     db = home / DATA / "dashtam.db"
     key_file = home / CONFIG / "keys.json"
@@ -94,7 +95,7 @@ def test_status_reports_backend_revision_and_secrets(
     assert dashtam("init", env=file_backend).code == 0
     after = dashtam("status", "--format", "json", env=file_backend).json()
     assert isinstance(after, dict)
-    assert after["database"]["schema_revision"] == "0002"
+    assert after["database"]["schema_revision"] == SCHEMA_HEAD
     assert after["database"]["up_to_date"] is True
     assert after["secrets"] == {"backend": "file", "available": True, "detail": None, "hint": None}
     assert after["connections"] == []
@@ -120,8 +121,8 @@ def test_db_upgrade_and_current(dashtam: Dashtam, file_backend: dict[str, str]) 
     assert upgraded.code == 0, upgraded.stderr
     doc = upgraded.json()
     assert isinstance(doc, dict)
-    assert (doc["revision"], doc["up_to_date"]) == ("0002", True)
-    assert "0002 (up to date)" in dashtam("db", "current", env=file_backend).stdout
+    assert (doc["revision"], doc["up_to_date"]) == (SCHEMA_HEAD, True)
+    assert f"{SCHEMA_HEAD} (up to date)" in dashtam("db", "current", env=file_backend).stdout
 
 
 def test_bad_configuration_is_a_usage_error(dashtam: Dashtam) -> None:

@@ -4,7 +4,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dashtam_cli.domain.money import CurrencyMismatchError, Money, to_decimal, totals_by_currency
+from dashtam_cli.domain.money import (
+    CurrencyMismatchError,
+    Money,
+    decimal_text,
+    to_decimal,
+    totals_by_currency,
+)
 
 amounts = st.decimals(
     allow_nan=False, allow_infinity=False, places=8, min_value=-(10**12), max_value=10**12
@@ -79,3 +85,28 @@ def test_totals_are_per_currency(pairs: list[tuple[Decimal, str]]) -> None:
     assert set(totals) == {c for _, c in pairs}
     for currency, money in totals.items():
         assert money.amount == sum((a for a, c in pairs if c == currency), Decimal(0))
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        ("0.00000001", "0.00000001"),  # str(): 1E-8
+        ("0.00000000", "0.00000000"),  # str(): 0E-8
+        ("-0E-10", "-0.0000000000"),
+        ("1234.5600", "1234.5600"),
+        ("-0.0001", "-0.0001"),
+        ("1E+3", "1000"),
+        ("12345678901234567890.123456789", "12345678901234567890.123456789"),
+    ],
+)
+def test_decimal_text_is_plain_notation(value: str, text: str) -> None:
+    assert decimal_text(Decimal(value)) == text
+
+
+@given(st.decimals(allow_nan=False, allow_infinity=False, min_value=-(10**30), max_value=10**30))
+def test_decimal_text_keeps_the_value_and_its_decimal_places(value: Decimal) -> None:
+    text = decimal_text(value)
+    assert "E" not in text
+    assert Decimal(text) == value
+    if value.as_tuple().exponent <= 0:  # type: ignore[operator]
+        assert Decimal(text).as_tuple() == value.as_tuple()

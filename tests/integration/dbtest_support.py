@@ -33,6 +33,7 @@ NOW = datetime(2025, 1, 15, 12, 30, 45, 123456, tzinfo=UTC)
 EXACT_VALUES = [
     Decimal("0.1"),
     Decimal("0.00000001"),
+    Decimal("0.00000000"),  # str() writes 0E-8
     Decimal("12345678901.2345"),
     Decimal("-0.0001"),
     Decimal("1234.5600"),

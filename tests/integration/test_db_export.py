@@ -285,10 +285,10 @@ async def test_csv_round_trips_exact_decimals_text_ids_and_dates(
         ):
             assert value is not None
             got = Decimal(row[name])
-            # exact value and scale, written as str(Decimal) on both backends
+            # exact value and scale, in plain notation (never 1E-8) on both backends
             assert got == value
             assert got.as_tuple().exponent == value.as_tuple().exponent
-            assert row[name] == str(value)
+            assert row[name] == format(value, "f")
         assert row["id"] == str(txn.id)
         assert row["account_id"] == str(BRK)
         assert row["currency"] == "USD"
@@ -301,7 +301,7 @@ async def test_csv_round_trips_exact_decimals_text_ids_and_dates(
         assert created.tzinfo is not None
         assert created.utcoffset() == UTC.utcoffset(None)
     first = rows[0]
-    assert first["fees"] == "1E-8"
+    assert first["fees"] == "0.00000001"
     assert Decimal(first["fees"]) == Decimal("0.00000001")
     assert first["posted_at"] == "2025-01-10T14:30:00+00:00"
     assert rows[1]["fees"] == ""
@@ -437,7 +437,7 @@ async def test_accounts_export_filters_and_never_holds_account_keys(
     assert "brk" not in active  # the provider's account key is not exported
     by_name = {r["name"]: r for r in active_rows}
     assert by_name["Brokerage"]["balance"] == "12345678901.2345"
-    assert by_name["Checking"]["balance"] == "1E-8"
+    assert by_name["Checking"]["balance"] == "0.00000001"
     assert by_name["Checking"]["available_balance"] == "-0.0001"
     assert by_name["Checking"]["cash_balance"] == ""
     assert by_name["Visa"]["account_number_masked"] == "****1234"
@@ -456,7 +456,7 @@ async def test_holdings_export_filters_by_account_and_skips_closed_positions(
     document = json.loads(one)
     assert [h["symbol"] for h in document] == ["AAPL", "MSFT"]
     aapl = document[0]
-    assert aapl["quantity"] == "1E-8"
+    assert aapl["quantity"] == "0.00000001"
     assert aapl["average_price"] == "12345678901.2345"
     assert aapl["cost_basis"] == "0.1"
     assert aapl["market_value"] == "-0.0001"

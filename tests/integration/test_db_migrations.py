@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import secrets
+from decimal import Decimal
 from types import ModuleType
 from typing import Any
 
@@ -14,9 +15,13 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.engine import URL, Connection
 
+from dashtam_cli.domain.money import Money
 from dashtam_cli.infrastructure.db import migrate, search_index
 from dashtam_cli.infrastructure.db.engine import create_engine
 from dashtam_cli.infrastructure.db.schema import metadata
+from dashtam_cli.infrastructure.db.types import DecimalType
+from dashtam_cli.infrastructure.db.unit_of_work import SqlUnitOfWorkFactory
+from tests.integration.dbtest_support import make_holding, make_transaction, seed_account
 
 pytestmark = pytest.mark.db
 
@@ -43,7 +48,7 @@ def _schema_differences(connection: Connection) -> list[Any]:
 
 
 def test_head_revision_is_known_without_a_database() -> None:
-    assert migrate.head_revision() == "0002"
+    assert migrate.head_revision() == "0003"
 
 
 async def test_upgrade_an_empty_database_to_head_idempotently(empty_db_url: str) -> None:
@@ -68,8 +73,8 @@ async def test_upgrade_an_empty_database_to_head_idempotently(empty_db_url: str)
 
 async def test_upgrade_and_revision_accept_a_url(empty_db_url: str) -> None:
     assert await migrate.current_revision(empty_db_url) is None
-    assert await migrate.upgrade(empty_db_url) == "0002"
-    assert await migrate.current_revision(empty_db_url) == "0002"
+    assert await migrate.upgrade(empty_db_url) == "0003"
+    assert await migrate.current_revision(empty_db_url) == "0003"
 
 
 async def test_downgrade_to_base_removes_everything_and_upgrade_restores_it(
@@ -81,7 +86,7 @@ async def test_downgrade_to_base_removes_everything_and_upgrade_restores_it(
         assert await migrate.downgrade(engine) is None
         async with engine.connect() as connection:
             assert not TABLES & await connection.run_sync(_table_names)
-        assert await migrate.upgrade(engine) == "0002"
+        assert await migrate.upgrade(engine) == "0003"
     finally:
         await engine.dispose()
 
@@ -156,3 +161,56 @@ def test_without_pg_trgm_rights_the_migration_goes_on_without_the_indexes(
             outer.rollback()
     finally:
         engine.dispose()
+
+
+def test_0003_rewrites_every_decimal_column() -> None:
+    listed = _migration("0003_plain_decimals").DECIMAL_COLUMNS
+    schema = {
+        table.name: {c.name for c in table.columns if isinstance(c.type, DecimalType)}
+        for table in metadata.sorted_tables
+    }
+    assert {name: set(columns) for name, columns in listed.items()} == {
+        name: columns for name, columns in schema.items() if columns
+    }
+
+
+async def test_0003_writes_stored_exponents_out_in_plain_notation(
+    empty_db_url: str, backend: str
+) -> None:
+    engine = create_engine(empty_db_url)
+    try:
+        await migrate.upgrade(engine)
+        async with SqlUnitOfWorkFactory(engine)() as uow:
+            account = await seed_account(uow)
+            txn = make_transaction(account.id, fees=Money.of("0.10"), quantity=Decimal("2"))
+            await uow.transactions.upsert_many([txn])
+            await uow.holdings.upsert_many([make_holding(account.id)])
+            await uow.commit()
+        assert await migrate.downgrade(engine, "0002") == "0002"
+        # what older code stored: str(Decimal), with an exponent
+        async with engine.begin() as connection:
+            await connection.exec_driver_sql(
+                "UPDATE transactions SET amount = '1E-8', fees = '0E-8', unit_price = '1E+2', "
+                "quantity = '-1.5E-7'"
+            )
+            await connection.exec_driver_sql("UPDATE holdings SET quantity = '0E-10'")
+            await connection.exec_driver_sql("UPDATE accounts SET balance = '2.5E-9'")
+        assert await migrate.upgrade(engine) == "0003"
+        async with engine.connect() as connection:
+            row = (
+                await connection.exec_driver_sql(
+                    "SELECT CAST(amount AS TEXT), CAST(fees AS TEXT), CAST(unit_price AS TEXT), "
+                    "CAST(quantity AS TEXT), description FROM transactions"
+                )
+            ).one()
+            holding = (
+                await connection.exec_driver_sql("SELECT CAST(quantity AS TEXT) FROM holdings")
+            ).scalar_one()
+            balance = (
+                await connection.exec_driver_sql("SELECT CAST(balance AS TEXT) FROM accounts")
+            ).scalar_one()
+        assert tuple(row) == ("0.00000001", "0.00000000", "100", "-0.00000015", txn.description)
+        assert holding == "0.0000000000"
+        assert balance == "0.0000000025"
+    finally:
+        await engine.dispose()

@@ -23,7 +23,8 @@ from dashtam_cli.infrastructure.db.repositories import (
     SqlBalanceSnapshotRepository,
     SqlTransactionRepository,
 )
-from dashtam_cli.infrastructure.db.schema import transactions
+from dashtam_cli.infrastructure.db.schema import metadata, transactions
+from dashtam_cli.infrastructure.db.types import DecimalType
 from dashtam_cli.infrastructure.db.unit_of_work import SqlUnitOfWork, SqlUnitOfWorkFactory
 from tests.integration.dbtest_support import (
     EXACT_VALUES,
@@ -154,6 +155,32 @@ async def test_generated_decimals_round_trip_exactly(
         got = await _round_trip(uow, value, uuid4().hex)
     wrong = {column: v for column, v in got.items() if not same_decimal(v, value, backend)}
     assert wrong == {}
+
+
+#: Every decimal column, by table.
+DECIMAL_COLUMNS = {
+    table.name: columns
+    for table in metadata.sorted_tables
+    if (columns := tuple(c.name for c in table.columns if isinstance(c.type, DecimalType)))
+}
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [("0.00000001", "0.00000001"), ("0.00000000", "0.00000000"), ("-1E-12", "-0.000000000001")],
+)
+async def test_decimals_are_stored_in_plain_notation(
+    uow_factory: SqlUnitOfWorkFactory, engine: AsyncEngine, value: str, text: str
+) -> None:
+    async with uow_factory() as uow:
+        assert isinstance(uow, SqlUnitOfWork)
+        await _round_trip(uow, Decimal(value), "plain")
+    async with engine.connect() as connection:
+        for table, columns in DECIMAL_COLUMNS.items():
+            shown = ", ".join(f"CAST({c} AS TEXT)" for c in columns)
+            rows = (await connection.exec_driver_sql(f"SELECT {shown} FROM {table}")).all()
+            assert rows, table
+            assert {v for row in rows for v in row} <= {text, "1000.00", None}, table
 
 
 async def test_a_float_never_reaches_a_decimal_column(engine: AsyncEngine) -> None:

@@ -95,6 +95,7 @@ VARIED = [
     ),
     fetched("scale", amount=Decimal("-1500.2500"), quantity=Decimal("10.000")),
     fetched("negative-zero", amount=Decimal("-0.00"), fees=Decimal("0E-8")),
+    fetched("tiny", amount=Decimal("0.00000001"), quantity=Decimal("1E-12")),
 ]
 
 
@@ -164,6 +165,14 @@ async def test_sqlite_fast_path_writes_the_same_text_as_the_column_types(
     raw.close()
     assert fast_rows == slow_rows
     assert types == [("text", "text", "text")]
+    # decimals are stored in plain notation (0E-8 as 0.00000000), never with an exponent
+    by_key = {row[columns.index("provider_transaction_id")]: row for row in fast_rows}
+    assert by_key["tiny"][columns.index("amount")] == "0.00000001"
+    assert by_key["tiny"][columns.index("quantity")] == "0.000000000001"
+    assert by_key["negative-zero"][columns.index("fees")] == "0.00000000"
+    assert by_key["ints"][columns.index("unit_price")] == "100"
+    decimals = [columns.index(name) for name in ("amount", "fees", "quantity", "unit_price")]
+    assert not [row[i] for row in fast_rows for i in decimals if "E" in (row[i] or "")]
 
 
 async def test_a_status_or_scale_change_is_an_update_and_an_identical_row_is_not(

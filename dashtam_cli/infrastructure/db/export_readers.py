@@ -47,6 +47,7 @@ from dashtam_cli.application.ports import (
     ExportLayout,
     ExportValue,
 )
+from dashtam_cli.domain.money import decimal_text
 from dashtam_cli.infrastructure.db.readers import transaction_conditions
 from dashtam_cli.infrastructure.db.schema import accounts, holdings, transactions
 from dashtam_cli.infrastructure.db.sqlite_export_readers import (
@@ -96,8 +97,8 @@ def schema_kind(column: Column[Any]) -> ColumnKind:
 
 
 def _decimal_text(value: Any) -> ExportValue:
-    """A PostgreSQL ``NUMERIC`` value (``Decimal``) -> ``str(Decimal)``, exact."""
-    return None if value is None else str(value)
+    """A PostgreSQL ``NUMERIC`` value (``Decimal``) -> its exact plain text (no exponent)."""
+    return None if value is None else decimal_text(value)
 
 
 _POSTGRES_CONVERTERS: dict[ColumnKind, ConverterFactory | None] = {
@@ -114,7 +115,7 @@ def _iso_instant_sql(column: Column[Any]) -> ColumnElement[str]:
 def _postgres_expression(column: Column[Any], kind: ColumnKind) -> Any:
     match kind:
         case ColumnKind.TEXT | ColumnKind.BOOLEAN | ColumnKind.DECIMAL:
-            return column  # NUMERIC arrives as Decimal: str() in Python keeps it exact
+            return column  # NUMERIC arrives as Decimal: decimal_text() keeps it exact
         case ColumnKind.DATE:
             return func.to_char(column, "YYYY-MM-DD", type_=Text())
         case ColumnKind.UUID | ColumnKind.KEY:

@@ -325,7 +325,7 @@ class SqliteTransactionText:
     """Provider rows -> the exact text SQLite stores in ``transactions`` (their stored form).
 
     :meth:`forms` gives, per row, the compared columns (``transaction_type`` .. ``posted_at``, in
-    table order) as the column types' bind processors would write them: ``str(Decimal)``, ISO
+    table order) as the column types' bind processors would write them: plain decimals, ISO
     dates, UTC instants as ``YYYY-MM-DD HH:MM:SS.ffffff``, enum values. It validates exactly what
     :func:`fetched_to_row` does (a test holds the two paths equal) but builds no entity, no
     ``Money`` and no dict: the common exact types take a short path, anything else goes through
@@ -426,6 +426,8 @@ class SqliteTransactionText:
                 amount = f.amount
                 if type(amount) is exact and amount.is_finite():
                     amount_text = str(amount)
+                    if "E" in amount_text:  # an exponent: the plain digits instead
+                        amount_text = money(amount)
                 else:
                     amount_text = money(amount)
                 currency = currencies.get(f.currency) or self._currency(f.currency)
@@ -434,6 +436,8 @@ class SqliteTransactionText:
                 if fees is not None:
                     if type(fees) is exact and fees.is_finite():
                         fees_text = str(fees)
+                        if "E" in fees_text:  # an exponent: the plain digits instead
+                            fees_text = money(fees)
                     else:
                         fees_text = money(fees)
                 quantity = f.quantity
@@ -441,6 +445,8 @@ class SqliteTransactionText:
                 if quantity is not None:
                     if type(quantity) is exact and quantity.is_finite():
                         quantity_text = str(quantity)
+                        if "E" in quantity_text:  # an exponent: the plain digits instead
+                            quantity_text = decimal(quantity)
                     else:
                         quantity_text = decimal(quantity)
                 price = f.unit_price
@@ -448,6 +454,8 @@ class SqliteTransactionText:
                 if price is not None:
                     if type(price) is exact and price.is_finite():
                         price_text = str(price)
+                        if "E" in price_text:  # an exponent: the plain digits instead
+                            price_text = decimal(price)
                     else:
                         price_text = decimal(price)
                 day = f.transaction_date

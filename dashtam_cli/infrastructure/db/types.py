@@ -25,6 +25,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from dashtam_cli.domain.money import decimal_text
+
 _SQLITE = "sqlite"
 
 
@@ -43,7 +45,8 @@ class DecimalType(TypeDecorator[Decimal]):
     """An exact decimal: ``TEXT`` on SQLite, ``NUMERIC`` on PostgreSQL.
 
     Binds a real ``Decimal`` on PostgreSQL (psycopg rejects ``str`` for ``NUMERIC``) and
-    ``str(Decimal)`` on SQLite; reads always return ``Decimal``. On SQLite the column is text: never
+    its plain text on SQLite (:func:`decimal_text`: ``0.00000001``, never ``1E-8``); reads
+    always return ``Decimal``. On SQLite the column is text: never
     ``SUM``, order or range-filter amounts in SQL there (it would be textual or float); total them
     in Python with ``Decimal``.
     """
@@ -65,8 +68,9 @@ class DecimalType(TypeDecorator[Decimal]):
                 if value is None:
                     return None
                 if type(value) is Decimal and value.is_finite():  # the hot path
-                    return str(value)
-                return str(_check_decimal(value))
+                    text = str(value)
+                    return text if "E" not in text else decimal_text(value)
+                return decimal_text(_check_decimal(value))
 
             return to_text
         impl_processor = self.impl_instance.dialect_impl(dialect).bind_processor(dialect)

@@ -14,6 +14,8 @@ from enum import Enum, StrEnum
 from typing import TYPE_CHECKING, TextIO
 from uuid import UUID
 
+from dashtam_cli.domain.money import decimal_text
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -32,7 +34,7 @@ def plain(value: object) -> object:
         case None | bool() | int() | str():
             return value
         case Decimal():
-            return str(value)
+            return decimal_text(value)
         case UUID():
             return str(value)
         case datetime() | date():
