@@ -345,11 +345,11 @@ def cli(dashtam: Dashtam, shared: Store, outputs: dict[str, Run]) -> Callable[..
 
 
 def as_csv_cell(value: object) -> str:
-    """How render.cell writes a JSON value into CSV."""
+    """How a list writes a JSON value into CSV (booleans as in JSON and exports)."""
     if value is None:
         return ""
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return "true" if value else "false"
     return str(value)
 
 

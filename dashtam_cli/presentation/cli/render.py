@@ -54,12 +54,24 @@ def plain(value: object) -> object:
 
 
 def cell(value: object) -> str:
-    """Text for a table or CSV cell."""
+    """Text for a table cell (booleans as ``yes`` / ``no``, for people)."""
     shown = plain(value)
-    if shown is None:
-        return ""
     if isinstance(shown, bool):
         return "yes" if shown else "no"
+    return _text(shown)
+
+
+def csv_cell(value: object) -> str:
+    """Text for a CSV cell: booleans as ``true`` / ``false``, as in JSON and in exports."""
+    shown = plain(value)
+    if isinstance(shown, bool):
+        return "true" if shown else "false"
+    return _text(shown)
+
+
+def _text(shown: object) -> str:
+    if shown is None:
+        return ""
     if isinstance(shown, dict | list):
         return json.dumps(shown, sort_keys=True)
     return str(shown)
@@ -132,7 +144,7 @@ def emit_csv(
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([c.key for c in columns])
     for row in rows:
-        writer.writerow([cell(row.get(c.key)) for c in columns])
+        writer.writerow([csv_cell(row.get(c.key)) for c in columns])
 
 
 def emit_rows(
