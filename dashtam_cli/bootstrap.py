@@ -759,19 +759,33 @@ async def bootstrap(
     )
 
 
+def _log_crash(exc: BaseException) -> Path | None:
+    """Log a crash to the log file, configuring logging first when nothing did (read commands)."""
+    from dashtam_cli.infrastructure import logging as logs
+
+    if not logs.is_configured():
+        # Unconfigured, structlog would print a Rich traceback with every frame's variables.
+        settings = load_settings()
+        logs.configure_logging(
+            level=settings.log_level,
+            fmt=settings.log_format,
+            log_file=settings.log_file if settings.data_dir.is_dir() else None,
+        )
+    return logs.log_crash(exc)
+
+
 def report_crash(exc: BaseException) -> int:
-    """Last line of defence for a bug: log the traceback to the log file, print one line, exit 1."""
+    """Last line of defence for a bug: the traceback to the log file, one line to stderr, exit 1."""
+    logged: Path | None = None
     # Reporting a bug must never raise another; and stdout stays the product's, even here.
     with contextlib.suppress(Exception), contextlib.redirect_stdout(sys.stderr):
-        from dashtam_cli.infrastructure.logging import get_logger
-
-        get_logger("dashtam").error("unexpected_error", exc_info=exc)
+        logged = _log_crash(exc)
     if os.environ.get("DASHTAM_DEBUG"):
         traceback.print_exception(exc)
+    where = f"the traceback is in {logged}" if logged else "no log file holds the traceback"
     sys.stderr.write(
         f"error[{ErrorCode.INTERNAL.value}]: unexpected {type(exc).__name__}; this is a bug.\n"
-        "  hint: the traceback is in the log file (dashtam status shows where); "
-        "set DASHTAM_DEBUG=1 to print it\n"
+        f"  hint: {where}; set DASHTAM_DEBUG=1 to print it\n"
     )
     return 1
 

@@ -198,6 +198,31 @@ def configure_logging(
     )
 
 
+def is_configured() -> bool:
+    """Whether :func:`configure_logging` has set up this process's handlers."""
+    return bool(_installed_handlers)
+
+
+def log_crash(exc: BaseException) -> Path | None:
+    """Write a crash's traceback (redacted) to the log file only; return the file, None if none.
+
+    The terminal gets the command's one-line error instead: a traceback is for the bug report,
+    and stderr may be a cron mail or a pipe.
+    """
+    files = [h for h in _installed_handlers if isinstance(h, logging.FileHandler)]
+    if not files:
+        return None
+    others = [(h, h.level) for h in _installed_handlers if h not in files]
+    for handler, _ in others:
+        handler.setLevel(logging.CRITICAL + 1)
+    try:
+        get_logger("dashtam").error("unexpected_error", exc_info=exc)
+    finally:
+        for handler, level in others:
+            handler.setLevel(level)
+    return Path(files[0].baseFilename)
+
+
 def reset_logging() -> None:
     """Remove the handlers :func:`configure_logging` installed and restore structlog's defaults."""
     _remove_installed_handlers()

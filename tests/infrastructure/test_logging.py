@@ -421,3 +421,46 @@ def test_structlog_is_configured_with_the_redactor() -> None:
     configure_logging(level="info", stream=io.StringIO())
 
     assert redact_event in structlog.get_config()["processors"]
+
+
+def _crash(secret: str) -> ValueError:
+    """An exception raised in a frame whose local variable holds ``secret``."""
+    try:
+        raise ValueError(f"boom near {len(secret)} characters")
+    except ValueError as exc:
+        return exc
+
+
+@pytest.mark.parametrize("configured_first", [False, True], ids=["unconfigured", "configured"])
+def test_a_crash_goes_to_the_log_file_and_one_line_to_stderr(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    configured_first: bool,
+) -> None:
+    from dashtam_cli.bootstrap import report_crash
+    from dashtam_cli.settings import load_settings
+
+    for name, path in (("DASHTAM_DATA_DIR", "data"), ("DASHTAM_CONFIG_DIR", "config")):
+        (tmp_path / path).mkdir()
+        monkeypatch.setenv(name, str(tmp_path / path))
+    monkeypatch.delenv("DASHTAM_DEBUG", raising=False)
+    log = load_settings().log_file
+    if configured_first:  # a command that publishes events configured logging already
+        configure_logging(level="warning", log_file=log)
+    else:
+        reset_logging()  # a read command never configures it: structlog's defaults
+    exc = _crash(SECRET)
+
+    assert report_crash(exc) == 1
+
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        "error[internal]: unexpected ValueError; this is a bug.",
+        f"  hint: the traceback is in {log}; set DASHTAM_DEBUG=1 to print it",
+    ]
+    (record,) = [r for r in json_lines(log.read_text(encoding="utf-8")) if r["level"] == "error"]
+    assert record["event"] == "unexpected_error"
+    assert "ValueError: boom near" in str(record["exception"])
+    assert SECRET not in log.read_text(encoding="utf-8")  # no frame's local variables
