@@ -6,6 +6,7 @@ Nothing heavy is imported here: the services (database, secrets, providers) are 
 
 from __future__ import annotations
 
+import select
 import sys
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,16 @@ async def open_services() -> Services:
     return await bootstrap()
 
 
+def _stdout_reader_gone() -> bool:
+    """Whether standard output is a pipe whose reader has gone away (``dashtam ... | head``)."""
+    try:
+        poller = select.poll()
+        poller.register(sys.__stdout__.fileno() if sys.__stdout__ else 1, select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def main() -> None:
     """Run the ``dashtam`` command."""
     from dashtam_cli.presentation.cli.app import create_app
@@ -27,6 +38,23 @@ def main() -> None:
     app = create_app(open_services)
     try:
         app()
+    except SystemExit as done:
+        # Click ends a command whose stdout pipe closed with exit 1 (ours: a bug) and no word;
+        # exit as a command killed by SIGPIPE does, as `export` does.
+        if done.code == 1 and _stdout_reader_gone():
+            from dashtam_cli.presentation.cli.errors import ExitCode
+
+            sys.exit(ExitCode.BROKEN_PIPE)
+        raise
+    except OSError as exc:
+        from dashtam_cli.presentation.cli.errors import output_failure, render_error
+
+        error = output_failure(exc)
+        if error is None:
+            from dashtam_cli.bootstrap import report_crash
+
+            sys.exit(report_crash(exc))
+        sys.exit(render_error(error))
     except Exception as exc:
         from dashtam_cli.bootstrap import report_crash
 

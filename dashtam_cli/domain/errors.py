@@ -47,6 +47,8 @@ class ErrorCode(StrEnum):
     MIGRATION_REQUIRED = "migration_required"
     # concurrency (exit 9)
     SYNC_LOCKED = "sync_locked"
+    # the output could not be written (exit 11)
+    OUTPUT_FAILED = "output_failed"
     # bug (exit 1)
     INTERNAL = "internal"
 

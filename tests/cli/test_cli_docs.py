@@ -61,3 +61,22 @@ def test_every_command_has_help_and_a_reference_section(name: str, command: Any)
     assert any(pattern.search(h) for h in headings), (
         f"docs/reference/cli.md has no section for `{name}`"
     )
+
+
+EXIT_CODES_PAGE = REFERENCE.parent / "exit-codes.md"
+
+
+def test_every_error_code_has_one_exit_code_as_the_reference_lists() -> None:
+    from dashtam_cli.domain.errors import ErrorCode
+    from dashtam_cli.presentation.cli.errors import EXIT_CODES, ExitCode
+
+    assert set(EXIT_CODES) == set(ErrorCode)
+    documented: dict[int, set[str]] = {}
+    for line in EXIT_CODES_PAGE.read_text(encoding="utf-8").splitlines():
+        if match := re.match(r"\| (\d+) \|.*\|([^|]*)\|$", line):
+            documented[int(match[1])] = set(re.findall(r"`([a-z_]+)`", match[2]))
+    assert set(documented) == {int(code) for code in ExitCode}
+    by_exit: dict[int, set[str]] = {int(code): set() for code in ExitCode}
+    for error, exit_code in EXIT_CODES.items():
+        by_exit[int(exit_code)].add(error.value)
+    assert documented == by_exit

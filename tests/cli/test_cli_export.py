@@ -12,10 +12,12 @@ import shutil
 import stat
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -325,3 +327,89 @@ def test_the_cyclic_collector_is_paused_only_during_an_export() -> None:
         assert not gc.isenabled()  # a caller's choice is kept
     finally:
         gc.enable()
+
+
+def _run_with_stdout(install: Install, stdout: Any, *args: str) -> tuple[int, str]:
+    """Run ``dashtam ARGS`` with the given standard output; (exit code, stderr)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "dashtam_cli", *args],
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        env=install.env,
+        cwd=install.root,
+        timeout=120,
+        check=False,
+    )
+    return done.returncode, done.stderr.decode()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("accounts", "list", "--format", "csv"),
+        ("accounts", "list"),
+        ("export", "transactions"),
+        ("export", "accounts", "--output", "/dev/full"),
+    ],
+    ids=" ".join,
+)
+def test_a_full_disk_is_an_output_error_not_a_bug(install: Install, args: tuple[str, ...]) -> None:
+    with Path("/dev/full").open("w") as full:
+        code, stderr = _run_with_stdout(install, full, *args)
+    assert code == 11, stderr
+    assert "error[output_failed]:" in stderr
+    assert "No space left on device" in stderr
+    assert "Traceback" not in stderr
+    assert "this is a bug" not in stderr
+    assert Path("/dev/full").is_char_device()  # written through, never replaced
+
+
+@pytest.mark.parametrize(
+    "args", [("transactions", "list", "--format", "csv"), ("accounts", "list")], ids=" ".join
+)
+def test_a_list_whose_reader_is_gone_exits_like_sigpipe(
+    install: Install, args: tuple[str, ...]
+) -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before anything is written (`| head -0`)
+    try:
+        code, stderr = _run_with_stdout(install, write_end, *args)
+    finally:
+        os.close(write_end)
+    assert code == 141
+    assert stderr == ""
+
+
+def test_a_named_pipe_is_written_in_place(install: Install) -> None:
+    fifo = install.root / "fifo"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    done = install.run("export", "accounts", "--output", str(fifo))
+    reader.join(timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert received[0].startswith(b"id,connection_id,")
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)  # still a FIFO: nothing was renamed over it
+    assert [p.name for p in install.root.iterdir() if p.name.endswith(".partial")] == []
+
+
+def test_a_symbolic_link_stays_a_link_to_the_new_export(install: Install) -> None:
+    exports = install.root / "exports"
+    exports.mkdir()
+    real = exports / "2025.csv"
+    real.write_text("previous\n")
+    link = install.root / "latest.csv"
+    link.symlink_to(real)
+    done = install.run("export", "accounts", "--output", "latest.csv")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == f"exported 2 accounts rows as csv to {link}\n"
+    assert link.is_symlink()
+    assert link.readlink() == real
+    assert real.read_text(encoding="utf-8").startswith("id,connection_id,")
+    assert stat.S_IMODE(real.stat().st_mode) == 0o600
+    # a link to a file not written yet: the file is made where the link points
+    (install.root / "next.csv").symlink_to(exports / "2026.csv")
+    assert install.run("export", "accounts", "-o", "next.csv").returncode == 0
+    assert (install.root / "next.csv").is_symlink()
+    assert (exports / "2026.csv").read_text(encoding="utf-8").startswith("id,")

@@ -717,7 +717,7 @@ async def test_a_write_failure_is_an_error_value_and_leaves_no_file(
     sink = StreamExportSink(ExportFormat.CSV, target)
     result = await _handler(engine, events, chunk_size=1).handle(ExportTransactions(sink=sink))
     error = _error(result)
-    assert error.code is ErrorCode.INVALID_ARGUMENT
+    assert error.code is ErrorCode.OUTPUT_FAILED
     assert "No space left on device" in error.message
     assert _listing(tmp_path) == []
     assert events.names == ["ExportAttempted", "ExportFailed"]

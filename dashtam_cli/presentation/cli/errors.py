@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sys
 from enum import IntEnum
 from typing import TextIO
@@ -24,6 +26,9 @@ class ExitCode(IntEnum):
     DATABASE = 8
     LOCKED = 9
     NOT_FOUND = 10
+    OUTPUT = 11
+    BROKEN_PIPE = 141
+    """No error code's: stdout's reader went away (128 + SIGPIPE, like ``yes | head``)."""
 
 
 _E = ErrorCode
@@ -51,6 +56,7 @@ EXIT_CODES: dict[ErrorCode, ExitCode] = {
     _E.DATABASE_UNREACHABLE: ExitCode.DATABASE,
     _E.MIGRATION_REQUIRED: ExitCode.DATABASE,
     _E.SYNC_LOCKED: ExitCode.LOCKED,
+    _E.OUTPUT_FAILED: ExitCode.OUTPUT,
     _E.INTERNAL: ExitCode.INTERNAL,
 }
 
@@ -91,3 +97,19 @@ def render_error(
         out = stdout or sys.stdout
         out.write(json.dumps(error_payload(error), indent=2) + "\n")
     return exit_code_for(error.code)
+
+
+#: What a write fails with when the disk or device, not the program, is at fault.
+_OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+
+
+def output_failure(exc: OSError) -> DomainError | None:
+    """The error to report when writing a command's output failed (disk full...), else None."""
+    if exc.errno not in _OUTPUT_ERRNOS:
+        return None
+    reason = exc.strerror or os.strerror(exc.errno)
+    return DomainError(
+        code=ErrorCode.OUTPUT_FAILED,
+        message=f"writing the output failed: {reason}",
+        hint="make room on the disk the output goes to, then run the command again",
+    )

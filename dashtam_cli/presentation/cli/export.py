@@ -18,6 +18,7 @@ import errno
 import gc
 import json
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -29,7 +30,7 @@ import typer
 
 from dashtam_cli.domain.errors import ErrorCode, Failure, Result, fail, ok
 from dashtam_cli.presentation.cli.context import Services, with_services
-from dashtam_cli.presentation.cli.errors import render_error
+from dashtam_cli.presentation.cli.errors import ExitCode, render_error
 from dashtam_cli.presentation.cli.options import parse_date
 
 if TYPE_CHECKING:
@@ -48,8 +49,6 @@ app = typer.Typer(
 #: Private: exports hold financial data.
 FILE_MODE = 0o600
 STDOUT = "-"
-#: Exit status when standard output's reader goes away (128 + SIGPIPE, like `yes | head`).
-BROKEN_PIPE_EXIT = 141
 _BUFFER_SIZE = 1 << 20
 _UNWRITABLE_HINT = "choose a writable file with --output, or --output - for standard output"
 
@@ -137,16 +136,20 @@ class AtomicFileTarget:
     directory. :meth:`discard` deletes it: the destination is never seen half written.
     """
 
-    def __init__(self, path: Path) -> None:
-        """Write ``path`` (made absolute; an existing file is replaced on commit)."""
+    def __init__(self, path: Path, *, name: Path | None = None) -> None:
+        """Write ``path`` (made absolute; an existing file is replaced on commit).
+
+        ``name`` is what messages call it (default: ``path``), e.g. the symbolic link given.
+        """
         self._path = path.absolute()
+        self._name = str(name or self._path)
         self._temporary: Path | None = None
         self._stream: TextIO | None = None
 
     @property
     def name(self) -> str:
-        """The destination's absolute path."""
-        return str(self._path)
+        """The destination's absolute path (as given)."""
+        return self._name
 
     @property
     def path(self) -> Path:
@@ -202,6 +205,69 @@ class AtomicFileTarget:
         if temporary is not None:
             with contextlib.suppress(OSError):
                 temporary.unlink()
+
+
+class DirectFileTarget:
+    """A destination that is not a regular file (a FIFO, a terminal, ``/dev/stdout``): written
+    through in place, since renaming a file over it would replace the device itself."""
+
+    def __init__(self, path: Path) -> None:
+        """Write ``path`` (made absolute) directly."""
+        self._path = path.absolute()
+        self._stream: TextIO | None = None
+
+    @property
+    def name(self) -> str:
+        """The destination's absolute path."""
+        return str(self._path)
+
+    def open(self) -> TextIO:
+        """Open the destination for writing.
+
+        Raises:
+            OSError: it cannot be opened.
+        """
+        self._stream = self._path.open("w", encoding="utf-8", newline="", buffering=_BUFFER_SIZE)
+        return self._stream
+
+    def commit(self) -> None:
+        """Flush and close.
+
+        Raises:
+            OSError: flushing failed.
+        """
+        stream, self._stream = self._stream, None
+        if stream is None:
+            raise RuntimeError("commit() before open()")
+        stream.close()
+
+    def discard(self) -> None:
+        """Close (what was written cannot be taken back)."""
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            with contextlib.suppress(OSError, ValueError):
+                stream.close()
+
+
+def file_target(path: Path) -> AtomicFileTarget | DirectFileTarget:
+    """How to write ``--output PATH``: atomically for a file, in place for anything else.
+
+    A regular file (or a new one) is written beside itself and renamed into place; through a
+    symbolic link, beside the file it points to, so the link stays a link. A FIFO, a terminal
+    or a device (``/dev/stdout``) is written in place.
+    """
+    path = path.expanduser()
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:  # a new file (perhaps through a link to a file not made yet)
+        return AtomicFileTarget(path.resolve(), name=path.absolute())
+    except OSError:  # opening will say what is wrong
+        return AtomicFileTarget(path)
+    if stat.S_ISREG(mode):
+        return AtomicFileTarget(path.resolve(), name=path.absolute())
+    if stat.S_ISDIR(mode):
+        return AtomicFileTarget(path)  # refused with "is a directory" when opened
+    return DirectFileTarget(path)
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -437,14 +503,15 @@ class StreamExportSink:
         except BrokenPipeError:
             self._state = "broken-pipe"
             return fail(
-                ErrorCode.INVALID_ARGUMENT,
+                ErrorCode.OUTPUT_FAILED,
                 f"{self.destination} was closed before the export finished",
             )
         except OSError as exc:
             return fail(
-                ErrorCode.INVALID_ARGUMENT,
+                ErrorCode.OUTPUT_FAILED,
                 f"writing the export to {self.destination} failed: {_reason(exc)}",
-                hint="check the free space and permissions of the destination",
+                hint="make room on the destination's disk, or choose another --output, and run it"
+                " again",
             )
         return ok(None)
 
@@ -544,9 +611,7 @@ def run_export(
     """
     chosen = format_for(output, fmt)
     to_stdout = output == STDOUT
-    target: ExportTarget = (
-        _stdout_target() if to_stdout else AtomicFileTarget(Path(output).expanduser())
-    )
+    target: ExportTarget = _stdout_target() if to_stdout else file_target(Path(output))
     progress = None if to_stdout or not sys.stderr.isatty() else _RowProgress(kind)
     sink = StreamExportSink(chosen, target, on_rows=progress.advance if progress else None)
 
@@ -561,7 +626,7 @@ def run_export(
     if sink.broken_pipe:
         # the reader went away (`| head`): stop quietly, as a command killed by SIGPIPE would
         _silence_stdout()
-        raise typer.Exit(BROKEN_PIPE_EXIT)
+        raise typer.Exit(ExitCode.BROKEN_PIPE)
     if isinstance(result, Failure):
         # a JSON error object must not be glued to half an array on stdout
         as_json = chosen is ExportFormat.JSON and not (to_stdout and sink.started)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import functools
 import json
 import os
 import sys
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, TextIO
 from uuid import UUID
 
 from dashtam_cli.domain.money import decimal_text
+from dashtam_cli.presentation.cli.errors import ExitCode
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -118,11 +121,28 @@ def fit_columns(
     return kept
 
 
-def console(stream: TextIO | None = None) -> Console:
-    """A Rich console on stdout honouring NO_COLOR (imported lazily: rich is slow to import)."""
+@functools.cache
+def _console_type() -> type[Console]:
     from rich.console import Console
 
-    return Console(
+    class ProductConsole(Console):
+        """Rich's console, ending like a command killed by SIGPIPE when stdout's reader goes."""
+
+        def on_broken_pipe(self) -> None:
+            """Quiet the final flush (stdout to /dev/null), then exit 141 (Rich exits 1)."""
+            self.quiet = True
+            with contextlib.suppress(OSError, ValueError):
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+                os.close(devnull)
+            raise SystemExit(ExitCode.BROKEN_PIPE)
+
+    return ProductConsole
+
+
+def console(stream: TextIO | None = None) -> Console:
+    """A Rich console on stdout honouring NO_COLOR (imported lazily: rich is slow to import)."""
+    return _console_type()(
         file=stream or sys.stdout,
         no_color=bool(os.environ.get("NO_COLOR")),
         highlight=False,
