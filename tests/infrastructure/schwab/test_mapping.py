@@ -803,3 +803,82 @@ def test_generated_positions_map(payload: dict[str, Any]) -> None:
     short_qty = to_decimal(payload.get("shortQuantity")) or Decimal(0)
     assert holding.quantity == long_qty - abs(short_qty)
     json_dumps(holding.raw)
+
+
+@pytest.mark.parametrize(
+    ("quantity", "average", "market_value", "cost_basis", "current_price"),
+    [
+        # a $100,000 CD counted in $1,000 bonds, priced in percent of par
+        ("100", "100", "100012", "100000", "100.012"),
+        # a T-bill counted in face dollars
+        ("10000", "98.765", "9912.30", "9876.500", "99.123"),
+        # a distressed bond at 60% of its cost: still within a factor of two
+        ("50", "100", "30000", "50000", "60"),
+        # no sensible multiplier: unknown, not wrong
+        ("100", "100", "3", None, None),
+    ],
+)
+def test_bonds_are_priced_in_percent_of_par(
+    quantity: str,
+    average: str,
+    market_value: str,
+    cost_basis: str | None,
+    current_price: str | None,
+) -> None:
+    bond = {
+        "longQuantity": Decimal(quantity),
+        "averagePrice": Decimal(average),
+        "marketValue": Decimal(market_value),
+        "instrument": {"assetType": "FIXED_INCOME", "cusip": "64034KEE7"},
+    }
+    holding = map_position(bond)
+    assert holding.market_value == Decimal(market_value)
+    expected = (
+        None if cost_basis is None else Decimal(cost_basis),
+        None if current_price is None else Decimal(current_price),
+    )
+    assert (holding.cost_basis, holding.current_price) == expected
+
+
+def test_a_declared_bond_multiplier_wins() -> None:
+    bond = {
+        "longQuantity": Decimal(5),
+        "averagePrice": Decimal(100),
+        "marketValue": Decimal(5000),
+        "instrument": {"assetType": "FIXED_INCOME", "symbol": "B", "multiplier": Decimal(10)},
+    }
+    assert map_position(bond).cost_basis == Decimal(5000)
+
+
+def test_a_closed_position_is_left_out() -> None:
+    closed = {
+        "longQuantity": Decimal(0),
+        "shortQuantity": Decimal(0),
+        "averagePrice": Decimal(0),
+        "instrument": {"assetType": "EQUITY", "symbol": "GONE"},
+    }
+    held = {"longQuantity": Decimal(1), "instrument": {"assetType": "EQUITY", "symbol": "KEPT"}}
+    assert [h.symbol for h in map_positions([closed, held])] == ["KEPT"]
+
+
+@pytest.mark.parametrize(
+    ("description", "net", "subtype"),
+    [
+        ("VANGUARD TAX-EXEMPT BOND ETF", "12.34", S.DIVIDEND),
+        ("ISHARES INT'L SELECT DIV ETF", "5", S.DIVIDEND),
+        ("NON-TAXABLE DIVIDEND", "5", S.DIVIDEND),
+        ("FOREIGN TAX WITHHELD", "-1.2", S.OTHER_FEE),
+        ("BANK INT 041524-051524", "0.42", S.INTEREST),
+    ],
+)
+def test_words_inside_a_fund_name_do_not_classify_it(
+    description: str, net: str, subtype: TransactionSubtype
+) -> None:
+    payload = {
+        "activityId": 1,
+        "type": "DIVIDEND_OR_INTEREST",
+        "description": description,
+        "netAmount": Decimal(net),
+        "tradeDate": "2025-01-02T00:00:00+0000",
+    }
+    assert map_transaction(payload).subtype is subtype

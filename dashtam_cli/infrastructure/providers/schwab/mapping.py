@@ -30,9 +30,17 @@ Positions (:func:`map_position`)
 * quantity = ``longQuantity - |shortQuantity|`` (shorts negative); contracts for options.
 * ``average_price`` = ``averagePrice`` (per share, also for options), else the long/short average.
 * ``cost_basis`` = average price x quantity x multiplier, where the multiplier is the instrument's
-  ``optionMultiplier`` / ``optionPremiumMultiplier`` for options, else 100; 1 for everything else.
+  ``optionMultiplier`` / ``optionPremiumMultiplier`` for options, else 100; 1 for everything else
+  but bonds.
+* Bonds and CDs (``FIXED_INCOME``) are priced in percent of par, and Schwab counts their quantity
+  in face dollars or in $1,000 bonds: the instrument's ``multiplier`` when it has one, else the
+  one of 0.01, 0.1, 1 or 10 that makes ``marketValue`` / (quantity x average price) nearest 1
+  (a bond trades within a factor of two of its par). When none is that near, the cost basis and
+  the current price are left unknown rather than wrong.
 * ``market_value`` = ``marketValue``; ``current_price`` = market value / (quantity x multiplier),
   rounded to 8 decimal places when the division does not terminate sooner.
+* A position with no quantity and no market value (closed during the day) is left out, so the
+  holding is marked inactive like any position Schwab no longer reports.
 * ``symbol``: as sent (options keep the OCC form ``EXMP  261218C00150000``, inner spaces
   included); else the CUSIP; else ``UNKNOWN``. ``provider_holding_id`` = the symbol, else
   ``cusip:<cusip>``, else a hash of the payload.
@@ -317,6 +325,34 @@ def _multiplier(instrument: Mapping[str, Any], asset: AssetType) -> Decimal:
     return OPTION_MULTIPLIER
 
 
+#: How a bond's quantity x price (percent of par) may relate to its value.
+_PAR_MULTIPLIERS: Final = (Decimal("0.01"), Decimal("0.1"), Decimal(1), Decimal(10))
+
+
+def par_multiplier(
+    instrument: Mapping[str, Any],
+    quantity: Decimal,
+    average: Decimal | None,
+    market_value: Decimal | None,
+) -> Decimal | None:
+    """A bond's multiplier: declared, else inferred from its market value; None when unsure.
+
+    Args:
+        instrument: the position's instrument (its ``multiplier``, when sent, wins).
+        quantity: the net quantity.
+        average: the average price (percent of par).
+        market_value: the position's market value.
+    """
+    declared = to_decimal(instrument.get("multiplier"))
+    if declared is not None and declared > 0:
+        return declared
+    if not average or not market_value or not quantity:
+        return None
+    ratio = abs(market_value / (quantity * average))
+    best = min(_PAR_MULTIPLIERS, key=lambda m: abs((ratio / m).ln()))
+    return best if Decimal("0.5") <= ratio / best <= 2 else None
+
+
 # --------------------------------------------------------------------------------- positions
 
 
@@ -343,7 +379,6 @@ def map_position(
     long_qty = to_decimal(payload.get("longQuantity")) or Decimal(0)
     short_qty = to_decimal(payload.get("shortQuantity")) or Decimal(0)
     quantity = long_qty - abs(short_qty)
-    multiplier = _multiplier(instrument, asset)
     average = to_decimal(payload.get("averagePrice"))
     if average is None:
         key = "averageShortPrice" if quantity < 0 else "averageLongPrice"
@@ -352,9 +387,14 @@ def map_position(
     cost_basis: Decimal | None = None
     current_price: Decimal | None = None
     try:
-        if average is not None:
+        if asset is AssetType.FIXED_INCOME:
+            found = par_multiplier(instrument, quantity, average, market_value)
+            multiplier = Decimal(0) if found is None else found  # 0: unsure, both unknown
+        else:
+            multiplier = _multiplier(instrument, asset)
+        if average is not None and multiplier:
             cost_basis = average * quantity * multiplier
-        if market_value is not None and quantity != 0:
+        if market_value is not None and quantity != 0 and multiplier:
             current_price = market_value / (quantity * multiplier)
             exponent = current_price.as_tuple().exponent
             if isinstance(exponent, int) and exponent < -PRICE_DECIMALS:
@@ -405,6 +445,9 @@ def map_positions(positions: object, *, currency: str = DEFAULT_CURRENCY) -> lis
             _log.warning("schwab.position_skipped", why="not an object")
             continue
         holding = map_position(item, currency=currency)
+        if holding.quantity == 0 and not holding.market_value:
+            _log.debug("schwab.position_skipped", why="no quantity (closed)")
+            continue
         count = seen.get(holding.provider_holding_id, 0) + 1
         seen[holding.provider_holding_id] = count
         if count > 1:
@@ -543,10 +586,11 @@ _BY_SIGN: Final = {
     "ELECTRONIC_FUND": (_S.TRANSFER_IN, _S.TRANSFER_OUT, True),
 }
 _ADJUSTMENTS: Final = frozenset({"MEMORANDUM", "MARGIN_CALL", "MONEY_MARKET", "SMA_ADJUSTMENT"})
-_INTEREST: Final = re.compile(r"\bINTEREST\b|\bINT\b")
+# A word on its own: "TAX-EXEMPT" and "INT'L" in a fund's name are not a tax or interest.
+_INTEREST: Final = re.compile(r"\bINTEREST\b|\bINT\b(?!['-])")
 _CAPITAL_GAIN: Final = re.compile(r"\bCAP(?:ITAL)?\.? GAINS?\b")
 _DISTRIBUTION: Final = re.compile(r"\bRETURN OF CAPITAL\b|\bDISTRIBUTION\b")
-_TAX: Final = re.compile(r"\bTAX\b|\bWITHHOLDING\b|\bWITHHELD\b")
+_TAX: Final = re.compile(r"(?<![-'])\bTAX\b(?![-'])|\bWITHHOLDING\b|\bWITHHELD\b")
 _FEE: Final = re.compile(r"\bFEES?\b")
 
 
