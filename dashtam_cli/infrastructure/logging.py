@@ -115,7 +115,16 @@ def _remove_installed_handlers() -> None:
     _installed_handlers.clear()
 
 
-_QUIET_LOGGERS = ("alembic.runtime.plugins", "aiosqlite", "asyncio", "httpcore", "filelock")
+# httpx logs every request line at info: the Schwab paths hold account hashes, which the log
+# file (it keeps info) must not.
+_QUIET_LOGGERS = (
+    "alembic.runtime.plugins",
+    "aiosqlite",
+    "asyncio",
+    "httpcore",
+    "httpx",
+    "filelock",
+)
 
 
 def configure_logging(
