@@ -411,11 +411,11 @@ class HoldingsAllocationHandler:
             The report; ``not_found`` / ``ambiguous_id`` for the account reference.
         """
         from dashtam_cli.application.dashboard_views import AllocationReport
-        from dashtam_cli.application.handlers.lookup import account_scope
+        from dashtam_cli.application.handlers.lookup import holdings_scope
         from dashtam_cli.domain.money import totals_by_currency
 
         accounts = await self._accounts.list_accounts()
-        scope = account_scope(query.account_ref, accounts)
+        scope = holdings_scope(query.account_ref, accounts)
         if isinstance(scope, Failure):
             return scope
         account_ids = scope.value

@@ -335,6 +335,10 @@ async def test_disconnect_wipes_credentials_keeps_history_and_emits_three_state_
     assert stored.credentials is None
     assert len(world.factory.state.accounts) == 5
     assert len(world.factory.state.transactions) == 1
+    # kept, but inactive: they no longer count in net worth or holdings
+    inactive = [a for a in world.factory.state.accounts.values() if not a.is_active]
+    assert {a.connection_id for a in inactive} == {world.main.id}
+    assert len(inactive) == 3
     assert world.events.names == [
         "ProviderDisconnectionAttempted",
         "ProviderDisconnectionSucceeded",

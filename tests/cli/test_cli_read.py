@@ -599,6 +599,8 @@ def test_disconnect_wipes_credentials_keeps_history_and_is_audited(
 ) -> None:
     counts = "SELECT (SELECT count(*) FROM accounts), (SELECT count(*) FROM transactions)"
     before = private.query(counts)
+    held = records(dashtam("holdings", "list", "-f", "json", env=private.env))
+    assert str(BRK) in {h["account_id"] for h in held}  # main's brokerage holds positions
     done = dashtam("providers", "disconnect", "main", "--yes", "-f", "json", env=private.env)
     assert done.code == 0, done.stderr
     doc = done.json()
@@ -622,6 +624,21 @@ def test_disconnect_wipes_credentials_keeps_history_and_is_audited(
     again = dashtam("providers", "disconnect", "main", "--yes", env=private.env)
     assert again.code == 2
     assert "already disconnected" in again.stderr
+
+    # its accounts stop counting: listed with --all, inactive; their holdings left out
+    active = records(dashtam("accounts", "list", "-f", "json", env=private.env))
+    assert MAIN not in {UUID(a["connection_id"]) for a in active}
+    every = records(dashtam("accounts", "list", "--all", "-f", "json", env=private.env))
+    kept = [a for a in every if UUID(a["connection_id"]) == MAIN]
+    assert len(kept) == 3
+    assert not any(a["is_active"] for a in kept)
+    main_accounts = {a["id"] for a in kept}
+    holdings = records(dashtam("holdings", "list", "-f", "json", env=private.env))
+    assert not main_accounts & {h["account_id"] for h in holdings}
+    # naming it says it is disconnected (exit 4), not that it does not exist
+    named = dashtam("sync", "--connection", "main", env=private.env)
+    assert named.code == 4
+    assert "error[connection_not_active]: connection 'main' is disconnected" in named.stderr
 
 
 def _on_a_terminal(store: Store, home: Path, answer: str) -> subprocess.CompletedProcess[bytes]:

@@ -168,14 +168,14 @@ async def test_a_refused_login_fails_the_sync_and_the_overview_says_what_to_run(
         assert row_text(connections, 0)[2] == "✗ expired"
         attention = static_text(app.screen.query_one("#attention", Static))
         assert attention.startswith(
-            "! demo: the login is expired; run dashtam providers connect demo --alias demo"
+            "! demo: the login is expired; run dashtam providers disconnect demo --yes, then"
         )
         # syncing it again is refused before any provider call: the error banner says why
         await pilot.press("s")
         await settle(pilot)
         banner = static_text(app.screen.query_one("#error", Static))
         assert banner.startswith("error[connection_not_active]: connection 'demo' is expired")
-        assert "hint: dashtam providers connect demo --alias demo" in banner
+        assert "hint: dashtam providers disconnect demo --yes, then dashtam demo" in banner
 
 
 async def test_a_login_expiring_within_a_day_is_flagged(

@@ -165,7 +165,8 @@ class RenameConnectionHandler:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ConnectionDisconnected:
-    """What ``providers disconnect`` did: the credentials are gone, the accounts are kept."""
+    """What ``providers disconnect`` did: the credentials are gone, the accounts are kept
+    (inactive: ``accounts list --all`` shows them, net worth no longer counts them)."""
 
     id: UUID
     provider: str
@@ -254,6 +255,9 @@ class DisconnectConnectionHandler:
                 return moved
             await uow.connections.save(moved.value)
             kept = await _count_accounts(uow, connection_id)
+            # its accounts are no longer reported: they stop counting (net worth, holdings),
+            # as any account the provider stops returning; a later connect re-activates them
+            await uow.accounts.deactivate_missing(connection_id, [])
             await uow.commit()
         return ok(
             ConnectionDisconnected(

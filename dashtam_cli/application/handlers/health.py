@@ -24,6 +24,15 @@ if TYPE_CHECKING:
 EXPIRY_WARNING = timedelta(hours=24)
 
 
+def reconnect_command(connection: ProviderConnection) -> str:
+    """The command that brings a connection back: log in again (the demo has no login: anew)."""
+    if connection.provider != "demo":
+        return f"dashtam providers connect {connection.provider} --alias {connection.alias}"
+    if connection.status is ConnectionStatus.DISCONNECTED:
+        return "dashtam demo"
+    return f"dashtam providers disconnect {connection.alias} --yes, then dashtam demo"
+
+
 def connection_health(connection: ProviderConnection, clock: Clock) -> ConnectionHealth:
     """How a connection looks to ``status``: refresh-token time left and what to do next."""
     from dashtam_cli.application.query_results import ConnectionHealth
@@ -35,7 +44,7 @@ def connection_health(connection: ProviderConnection, clock: Clock) -> Connectio
         connection.status is ConnectionStatus.ACTIVE and left is not None and left <= EXPIRY_WARNING
     )
     action: str | None = None
-    reconnect = f"dashtam providers connect {connection.provider} --alias {connection.alias}"
+    reconnect = reconnect_command(connection)
     if connection.status in {ConnectionStatus.EXPIRED, ConnectionStatus.REVOKED}:
         action = reconnect
     elif expiring:

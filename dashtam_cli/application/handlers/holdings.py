@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from uuid import UUID
 
-from dashtam_cli.application.handlers.lookup import account_scope
+from dashtam_cli.application.handlers.lookup import holdings_scope
 from dashtam_cli.application.queries import (
     AccountReader,
     HoldingList,
@@ -77,7 +77,7 @@ class HoldingListHandler:
             The overview; ``not_found`` / ``ambiguous_id`` for the account reference.
         """
         accounts = await self._accounts.list_accounts()
-        scope = account_scope(query.account_ref, accounts)
+        scope = holdings_scope(query.account_ref, accounts)
         if isinstance(scope, Failure):
             return scope
         account_ids = scope.value

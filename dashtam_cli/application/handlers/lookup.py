@@ -44,6 +44,20 @@ def resolve_account(ref: str, accounts: Sequence[Account]) -> Result[Account]:
     )
 
 
+def holdings_scope(ref: str | None, accounts: Sequence[Account]) -> Result[list[UUID] | None]:
+    """The accounts whose holdings a query reads: the one ``ref`` names, else the active ones.
+
+    An inactive account (no longer reported, or its connection disconnected) no longer holds
+    what it last held: counting its positions would count that money twice. Named, it shows.
+
+    Returns:
+        The ids; ``not_found`` / ``ambiguous_id`` for a reference matching none / several.
+    """
+    if ref is not None:
+        return account_scope(ref, accounts)
+    return ok([a.id for a in accounts if a.is_active])
+
+
 def account_scope(ref: str | None, accounts: Sequence[Account]) -> Result[list[UUID] | None]:
     """The account ids a query is limited to: the one ``ref`` names, or None (every account).
 

@@ -112,7 +112,8 @@ class SyncConnectionsHandler:
 
     async def _select(self, ref: str | None) -> Result[list[ProviderConnection]]:
         async with self._uow_factory() as uow:
-            connections = list(await uow.connections.list(include_disconnected=False))
+            # disconnected ones too: naming one must say it is disconnected, not unknown
+            connections = list(await uow.connections.list(include_disconnected=True))
         if ref is None:
             active = [c for c in connections if c.status is ConnectionStatus.ACTIVE]
             if not active:
@@ -134,10 +135,19 @@ class SyncConnectionsHandler:
             return found
         connection = found.value
         if connection.status is not ConnectionStatus.ACTIVE:
+            if connection.provider != "demo":
+                again = (
+                    f"dashtam providers connect {connection.provider} --alias {connection.alias}"
+                )
+            elif connection.status is ConnectionStatus.DISCONNECTED:
+                again = "dashtam demo"
+            else:  # the demo has no login to renew: start it afresh
+                again = f"dashtam providers disconnect {connection.alias} --yes, then dashtam demo"
+
             return fail(
                 ErrorCode.CONNECTION_NOT_ACTIVE,
                 f"connection {connection.alias!r} is {connection.status.value} and cannot sync",
-                hint=f"dashtam providers connect {connection.provider} --alias {connection.alias}",
+                hint=again,
             )
         return ok([connection])
 
