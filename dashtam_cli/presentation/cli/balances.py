@@ -158,7 +158,7 @@ def history(
             fmt=fmt,
             table_rows=[
                 {
-                    "captured_at": p.captured_at.isoformat(timespec="seconds"),
+                    "captured_at": p.captured_at,
                     "net_worth": amount_text(p.net_worth.amount),
                     "assets": amount_text(p.assets.amount),
                     "liabilities": amount_text(p.liabilities.amount),

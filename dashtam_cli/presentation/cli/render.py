@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import Enum, StrEnum
 from typing import TYPE_CHECKING, TextIO
@@ -57,7 +57,9 @@ def plain(value: object) -> object:
 
 
 def cell(value: object) -> str:
-    """Text for a table cell (booleans as ``yes`` / ``no``, for people)."""
+    """Text for a table cell, for people: booleans ``yes`` / ``no``, instants to the minute."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
     shown = plain(value)
     if isinstance(shown, bool):
         return "yes" if shown else "no"
@@ -98,14 +100,38 @@ class Column:
 _MIN_TEXT_WIDTH = 14
 
 
+#: How many characters of an id a list table shows (any unique prefix of 4 or more is accepted).
+SHORT_ID = 8
+
+
+def list_cell(value: object) -> str:
+    """Text for a cell of a list table: :func:`cell`, ids shortened to their first characters."""
+    return str(value)[:SHORT_ID] if isinstance(value, UUID) else cell(value)
+
+
+def _natural_width(column: Column, rows: Sequence[Mapping[str, object]]) -> int:
+    """The width a column's header and every cell take on one line."""
+    return max(
+        [len(column.header or column.key), *(len(list_cell(r.get(column.key))) for r in rows)]
+    )
+
+
 def fit_columns(
     rows: Sequence[Mapping[str, object]], columns: Sequence[Column], width: int
 ) -> list[Column]:
     """Drop optional columns (highest ``priority`` first) until the table fits ``width``."""
+    return _fit(rows, columns, width)[0]
+
+
+def _fit(
+    rows: Sequence[Mapping[str, object]], columns: Sequence[Column], width: int
+) -> tuple[list[Column], int]:
+    """:func:`fit_columns`, and the width the kept columns need (more than ``width`` when even
+    the columns that are always shown do not fit)."""
     kept = list(columns)
     widths: dict[str, int] = {}
     for c in columns:
-        natural = max([len(c.header or c.key), *(len(cell(r.get(c.key))) for r in rows)])
+        natural = _natural_width(c, rows)
         widths[c.key] = (
             min(natural, _MIN_TEXT_WIDTH) if c.wrap and c.justify != "right" else natural
         )
@@ -118,7 +144,7 @@ def fit_columns(
         if not optional:
             break
         kept.remove(max(optional, key=lambda c: c.priority))
-    return kept
+    return kept, needed(kept)
 
 
 @functools.cache
@@ -140,10 +166,14 @@ def _console_type() -> type[Console]:
     return ProductConsole
 
 
-def console(stream: TextIO | None = None) -> Console:
-    """A Rich console on stdout honouring NO_COLOR (imported lazily: rich is slow to import)."""
+def console(stream: TextIO | None = None, *, width: int | None = None) -> Console:
+    """A Rich console on stdout honouring NO_COLOR (imported lazily: rich is slow to import).
+
+    ``width`` overrides the terminal's (or ``COLUMNS``) width.
+    """
     return _console_type()(
         file=stream or sys.stdout,
+        width=width,
         no_color=bool(os.environ.get("NO_COLOR")),
         highlight=False,
         soft_wrap=False,
@@ -196,6 +226,11 @@ def emit_rows(
     if not rows:
         out.print(f"[dim]{empty}[/dim]")
         return
+    shown, needed = _fit(rows, columns, out.width)
+    if needed > out.width:
+        # Too narrow even for the columns always shown: draw the table wider (the terminal
+        # wraps its lines) rather than crop an amount or squeeze a column away.
+        out = console(width=needed)
     from rich import box
     from rich.table import Table
     from rich.text import Text
@@ -207,20 +242,22 @@ def emit_rows(
         box=box.SIMPLE_HEAD,
         pad_edge=False,
     )
-    shown = fit_columns(rows, columns, out.width)
     for column in shown:
+        whole = column.justify == "right" or not column.wrap
         table.add_column(
             column.header or column.key,
             justify=column.justify,  # type: ignore[arg-type]
             style=column.style,
-            # Amounts and ids never break; text wraps so narrow terminals still show every row.
-            no_wrap=column.justify == "right" or not column.wrap,
+            # Amounts and ids never break or lose a digit (Rich would crop them to fit a narrow
+            # terminal); text wraps so narrow terminals still show every row.
+            no_wrap=whole,
+            min_width=_natural_width(column, rows) if whole else None,
             overflow="fold",
         )
     for row in rows:
         # Data is never markup: a description like "[ACH] pay [/]" must print as typed. Plain
         # Text cells also skip Rich's markup and emoji parsing (a tenth of the rendering).
-        table.add_row(*(Text(cell(row.get(c.key))) for c in shown))
+        table.add_row(*(Text(list_cell(row.get(c.key))) for c in shown))
     out.print(table)
 
 

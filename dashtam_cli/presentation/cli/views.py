@@ -8,14 +8,16 @@ Rich.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 from uuid import UUID
 
 from dashtam_cli.presentation.cli.render import (
+    SHORT_ID,
     Column,
     OutputFormat,
     console,
@@ -29,9 +31,6 @@ if TYPE_CHECKING:
 
 type Record = dict[str, object]
 
-#: How many characters of an id tables show (any unique prefix of 4 or more is accepted back).
-SHORT_ID = 8
-
 
 def short_id(value: UUID | None) -> str:
     """The first characters of an id, as tables show it."""
@@ -39,15 +38,19 @@ def short_id(value: UUID | None) -> str:
 
 
 def amount_text(value: Decimal | None, *, places: int | None = 2) -> str:
-    """An amount for people: thousands separators, rounded half-even to ``places`` decimals.
+    """An amount for people: thousands separators, ``places`` decimals (rounded half-even, or
+    padded: ``0`` is ``0.00``).
 
     Tables are for reading; JSON and CSV carry the exact stored value. ``places=None`` shows the
     exact value (prices, quantities).
     """
     if value is None:
         return ""
-    if places is not None and value.as_tuple().exponent < -places:  # type: ignore[operator]
-        value = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+    if places is not None and value.as_tuple().exponent != -places:
+        with contextlib.suppress(InvalidOperation):  # beyond 28 digits: shown exact
+            value = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+    if value.is_zero():
+        value = value.copy_abs()  # -0.001 rounds to 0.00, not -0.00
     return f"{value:,f}"
 
 
