@@ -306,7 +306,7 @@ async def test_audit_context_never_holds_secrets_and_is_json_safe() -> None:
     [
         (SyncAttempted(), "info"),
         (SyncSucceeded(), "info"),
-        (SyncFailed(error_code=ErrorCode.SYNC_LOCKED), "warning"),
+        (SyncFailed(error_code=ErrorCode.SYNC_LOCKED), "info"),  # the CLI prints the error
         (AccountBalanceChanged(), "info"),
         (ConnectionExpiringSoon(), "info"),
         (SyncProgressed(), "debug"),
@@ -340,7 +340,7 @@ async def test_logging_handler_logs_ids_outcome_error_and_sanitized_context() ->
     assert SECRET not in repr(entry)
     assert entry == {
         "event": "SyncFailed",
-        "log_level": "warning",
+        "log_level": "info",
         "workflow": "sync",
         "outcome": "failed",
         "event_id": str(event.event_id),

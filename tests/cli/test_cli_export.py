@@ -237,7 +237,9 @@ def test_usage_errors_and_unknown_ids(install: Install) -> None:
     assert bad_date.returncode == 2
     unwritable = install.run("export", "transactions", "-o", "missing/dir/out.csv")
     assert unwritable.returncode == 2
-    assert "error[invalid_argument]: cannot write the export to" in unwritable.stderr
+    # the error and its hint, nothing else (no log record before it)
+    assert unwritable.stderr.startswith("error[invalid_argument]: cannot write the export to")
+    assert len(unwritable.stderr.splitlines()) == 2
     assert "hint:" in unwritable.stderr
     unknown = install.run("export", "holdings", "--account", "ffffffff")
     assert unknown.returncode == 10
@@ -262,9 +264,7 @@ def test_a_reader_that_stops_early_ends_the_export_quietly(install: Install) -> 
     proc.stdout.close()  # like `| head -1`
     stderr = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 141
-    assert "Traceback" not in stderr
-    assert "Exception ignored" not in stderr
-    assert "error[" not in stderr
+    assert stderr == ""  # as a command killed by SIGPIPE: not a word
 
 
 def _with_stderr_on_a_terminal(install: Install, *args: str) -> tuple[int, bytes, bytes]:

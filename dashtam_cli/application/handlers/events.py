@@ -25,7 +25,7 @@ import structlog
 from structlog.typing import FilteringBoundLogger
 
 from dashtam_cli.application.bus import EventDispatcher
-from dashtam_cli.domain.events import DomainEvent, Failed, Outcome, Workflow
+from dashtam_cli.domain.events import DomainEvent, Failed, Workflow
 from dashtam_cli.domain.protocols import AuditEntry, AuditLog
 
 REDACTED: Final = "[REDACTED]"
@@ -271,7 +271,12 @@ def _event_fields(event: DomainEvent) -> dict[str, object]:
 
 
 class LoggingEventHandler:
-    """Logs every event: failures at warning, progress at debug, everything else at info."""
+    """Logs every event: progress at debug, everything else (failures too) at info.
+
+    A failure reaches the user as the command's one ``error[CODE]`` line (or the dashboard's
+    banner); logged at warning, it would also print on stderr, a JSON blob before that line.
+    The log file keeps it (it records info and up).
+    """
 
     def __init__(self, logger_name: str = "dashtam.events") -> None:
         """Create the handler.
@@ -283,12 +288,7 @@ class LoggingEventHandler:
 
     async def __call__(self, event: DomainEvent) -> None:
         """Log one event."""
-        if event.workflow is Workflow.SYNC_PROGRESS:
-            level = logging.DEBUG
-        elif event.outcome is Outcome.FAILED:
-            level = logging.WARNING
-        else:
-            level = logging.INFO
+        level = logging.DEBUG if event.workflow is Workflow.SYNC_PROGRESS else logging.INFO
         self._log.log(level, event.name, **_event_fields(event))
 
 
