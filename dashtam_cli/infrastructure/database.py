@@ -16,6 +16,14 @@ from typing import TYPE_CHECKING
 from dashtam_cli.application.ports import DatabaseInfo
 from dashtam_cli.domain.errors import DomainError, ErrorCode, Result, fail, ok
 from dashtam_cli.infrastructure.db.engine import database_backend, describe_location, sqlite_path
+from dashtam_cli.infrastructure.db.errors import (
+    DAMAGED_HINT,
+    OTHER_HINT,
+    SERVER_HINT,
+    driver_reason,
+    is_damaged_sqlite,
+    sqlite_unreachable_hint,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -37,18 +45,20 @@ def database_failure(exc: Exception, *, url: str) -> Result[DatabaseInfo]:
         from sqlalchemy.exc import InterfaceError, OperationalError
 
         unreachable = isinstance(exc, OperationalError | InterfaceError | OSError)
+    reason = driver_reason(exc)
+    sqlite = sqlite_path(url) is not None
     if unreachable:
         return fail(
             ErrorCode.DATABASE_UNREACHABLE,
-            f"cannot open the database at {where}: {type(exc.__cause__ or exc).__name__}",
-            hint="check DASHTAM_DATABASE_URL and that the database server is running",
-            details={"cause": str(getattr(exc, "orig", exc))[:300]},
+            f"cannot open the database at {where}: {reason}",
+            hint=sqlite_unreachable_hint(where) if sqlite else SERVER_HINT,
+            details={"cause": reason},
         )
     return fail(
         ErrorCode.DATABASE_ERROR,
-        f"database error at {where}: {type(exc).__name__}",
-        hint="see the log file for details",
-        details={"cause": str(exc)[:300]},
+        f"database error at {where}: {reason}",
+        hint=DAMAGED_HINT if sqlite and is_damaged_sqlite(exc) else OTHER_HINT,
+        details={"cause": reason},
     )
 
 

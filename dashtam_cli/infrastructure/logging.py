@@ -172,12 +172,17 @@ def configure_logging(
     stderr_handler.setLevel(stderr_level)
     stderr_handler.setFormatter(formatter(renderer))
     handlers.append(stderr_handler)
+    unwritable: OSError | None = None
     if log_file is not None:
-        _open_private(log_file)
-        file_handler = logging.FileHandler(log_file, encoding="utf-8")
-        file_handler.setLevel(_FILE_LEVEL)
-        file_handler.setFormatter(formatter(structlog.processors.JSONRenderer()))
-        handlers.append(file_handler)
+        try:
+            _open_private(log_file)
+            file_handler = logging.FileHandler(log_file, encoding="utf-8")
+        except OSError as exc:  # a read-only data dir: the command goes on, logging to stderr
+            unwritable = exc
+        else:
+            file_handler.setLevel(_FILE_LEVEL)
+            file_handler.setFormatter(formatter(structlog.processors.JSONRenderer()))
+            handlers.append(file_handler)
 
     _remove_installed_handlers()
     # Chatty third-party loggers: keep their warnings, drop their plugin/setup chatter.
@@ -205,6 +210,10 @@ def configure_logging(
         # Not cached: module-level loggers must follow a later configure_logging() call.
         cache_logger_on_first_use=False,
     )
+    if unwritable is not None:
+        get_logger("dashtam").warning(
+            "log_file_unwritable", path=str(log_file), reason=unwritable.strerror
+        )
 
 
 def is_configured() -> bool:

@@ -464,3 +464,13 @@ def test_a_crash_goes_to_the_log_file_and_one_line_to_stderr(
     assert record["event"] == "unexpected_error"
     assert "ValueError: boom near" in str(record["exception"])
     assert SECRET not in log.read_text(encoding="utf-8")  # no frame's local variables
+
+
+def test_an_unwritable_log_file_is_a_warning_not_a_crash(tmp_path: Path) -> None:
+    blocker = tmp_path / "data"
+    blocker.write_text("a file where the data dir should be")
+    stream = configure(blocker / "dashtam.log", level="warning")
+    get_logger("dashtam").error("still_logged")
+    records = json_lines(stream.getvalue())
+    assert [r["event"] for r in records] == ["log_file_unwritable", "still_logged"]
+    assert records[0]["path"] == str(blocker / "dashtam.log")

@@ -61,3 +61,26 @@ def test_init_status_rotate_audit(cli_env: dict[str, str], backend: str) -> None
         ("key_rotation", "attempted"),
         ("key_rotation", "succeeded"),
     }
+
+
+def test_an_unreachable_database_says_what_the_driver_said(
+    cli_env: dict[str, str], backend: str
+) -> None:
+    env = dict(cli_env)
+    if backend == "sqlite":
+        # a "directory" that is a file: SQLite cannot open the database under it
+        blocker = Path(env["HOME"]) / "not-a-dir"
+        blocker.write_text("")
+        env["DASHTAM_DATABASE_URL"] = f"sqlite:///{blocker}/dashtam.db"
+        reason, hint = "unable to open database file", "may read and write"
+    else:
+        # nothing listens on port 1 of the loopback address
+        env["DASHTAM_DATABASE_URL"] = "postgresql+psycopg://nobody:s3cret@127.0.0.1:1/none"
+        reason, hint = "Connection refused", "database server is running"
+    done = run(["accounts", "list"], env)
+    assert done.returncode == 8, done.stderr
+    first, second = done.stderr.splitlines()[:2]
+    assert first.startswith("error[database_unreachable]: cannot open the database at ")
+    assert reason in first
+    assert hint in second
+    assert "s3cret" not in done.stderr

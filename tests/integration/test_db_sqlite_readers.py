@@ -377,3 +377,18 @@ async def test_the_revision_check_on_sqlite_never_builds_the_engine(
     garbage.write_bytes(b"not a database at all" * 100)
     failed = await SqlDatabaseAdmin(url=f"sqlite:///{garbage}", engine=no_engine).info()
     assert failed.error.code is ErrorCode.DATABASE_ERROR  # type: ignore[union-attr]
+
+
+def test_a_damaged_file_says_what_sqlite_said_and_how_to_recover(tmp_path: Path) -> None:
+    from dashtam_cli.infrastructure.db.sqlite_readers import sqlite_error
+
+    path = tmp_path / "dashtam.db"
+    path.write_bytes(b"not a database at all" * 100)
+    with pytest.raises(sqlite3.DatabaseError) as caught:
+        sqlite3.connect(path).execute("SELECT 1 FROM sqlite_master").fetchall()
+    error = sqlite_error(path, caught.value, opening=False)
+    assert error.code is ErrorCode.DATABASE_ERROR
+    assert error.message.endswith(": file is not a database")
+    assert error.hint is not None
+    assert "backup" in error.hint
+    assert "db upgrade" not in error.hint

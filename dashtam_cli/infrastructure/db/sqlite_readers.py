@@ -52,7 +52,14 @@ from dashtam_cli.domain.transactions import (
     Transaction,
 )
 from dashtam_cli.infrastructure.db import mapping, search_index
-from dashtam_cli.infrastructure.db.errors import DatabaseUnavailableError
+from dashtam_cli.infrastructure.db.errors import (
+    DAMAGED_HINT,
+    OTHER_HINT,
+    DatabaseUnavailableError,
+    driver_reason,
+    is_damaged_sqlite,
+    sqlite_unreachable_hint,
+)
 
 #: How long a read waits for a writer's lock (milliseconds), as the engine's connections do.
 BUSY_TIMEOUT_MS = 5000
@@ -240,17 +247,18 @@ def sqlite_error(path: Path, exc: sqlite3.Error, *, opening: bool) -> DomainErro
     """The DomainError for a driver failure (classified by exception type, never by text)."""
     location = str(path.resolve())
     details = {"location": location, "driver_error": type(exc).__name__}
+    reason = driver_reason(exc)
     if opening and isinstance(exc, sqlite3.OperationalError | sqlite3.InterfaceError):
         return DomainError(
             code=ErrorCode.DATABASE_UNREACHABLE,
-            message=f"cannot open the database at {location}",
-            hint="check DASHTAM_DATABASE_URL, that the file exists, and its permissions",
+            message=f"cannot open the database at {location}: {reason}",
+            hint=sqlite_unreachable_hint(location),
             details=details,
         )
     return DomainError(
         code=ErrorCode.DATABASE_ERROR,
-        message=f"the database at {location} reported an error ({type(exc).__name__})",
-        hint="run `dashtam db upgrade` if the schema is old; see the log file for the cause",
+        message=f"the database at {location} reported an error: {reason}",
+        hint=DAMAGED_HINT if is_damaged_sqlite(exc) else OTHER_HINT,
         details=details,
     )
 

@@ -27,6 +27,14 @@ from dashtam_cli.domain.protocols import (
 from dashtam_cli.infrastructure.db import search_index
 from dashtam_cli.infrastructure.db.engine import describe_location
 from dashtam_cli.infrastructure.db.errors import (
+    DAMAGED_HINT,
+    OTHER_HINT,
+    SERVER_HINT,
+    driver_reason,
+    is_damaged_sqlite,
+    sqlite_unreachable_hint,
+)
+from dashtam_cli.infrastructure.db.errors import (
     DatabaseUnavailableError as DatabaseUnavailableError,
 )
 from dashtam_cli.infrastructure.db.repositories import (
@@ -58,17 +66,19 @@ def database_error(engine: AsyncEngine, exc: DBAPIError, *, opening: bool) -> Do
     """
     location = _location(engine)
     details = {"location": location, "driver_error": type(exc.orig).__name__}
+    reason = driver_reason(exc)
+    sqlite = engine.dialect.name == "sqlite"
     if opening and isinstance(exc, (OperationalError, InterfaceError)):
         return DomainError(
             code=ErrorCode.DATABASE_UNREACHABLE,
-            message=f"cannot open the database at {location}",
-            hint="check DASHTAM_DATABASE_URL, that the server is running, and the file permissions",
+            message=f"cannot open the database at {location}: {reason}",
+            hint=sqlite_unreachable_hint(location) if sqlite else SERVER_HINT,
             details=details,
         )
     return DomainError(
         code=ErrorCode.DATABASE_ERROR,
-        message=f"the database at {location} reported an error ({type(exc.orig).__name__})",
-        hint="run `dashtam db upgrade` if the schema is old; see the log file for the cause",
+        message=f"the database at {location} reported an error: {reason}",
+        hint=DAMAGED_HINT if sqlite and is_damaged_sqlite(exc) else OTHER_HINT,
         details=details,
     )
 
