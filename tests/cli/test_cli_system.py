@@ -1,6 +1,8 @@
 import stat
 from pathlib import Path
 
+import pytest
+
 from dashtam_cli.infrastructure.database import SCHEMA_HEAD
 from tests.clitools import Dashtam
 
@@ -151,10 +153,32 @@ def test_unreachable_postgres_is_a_database_error(
     assert "hunter2" not in result.stderr
 
 
-def test_bad_date_is_a_usage_error(dashtam: Dashtam, file_backend: dict[str, str]) -> None:
-    result = dashtam("audit", "list", "--since", "2026-13-01", env=file_backend)
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("audit", "list", "--since", "2026-13-01"),
+        ("transactions", "list", "--until", "2025-02-30"),
+        ("balances", "history", "--since", "yesterday"),
+        ("sync", "--since", "2025/01/01"),
+        ("export", "transactions", "--since", "01/02/2025"),
+    ],
+    ids=" ".join,
+)
+def test_a_bad_date_is_invalid_date_in_the_error_format(
+    dashtam: Dashtam, file_backend: dict[str, str], args: tuple[str, ...]
+) -> None:
+    result = dashtam(*args, env=file_backend)
     assert result.code == 2
-    assert "YYYY-MM-DD" in result.stderr
+    option, value = args[-2:]
+    assert result.stderr.splitlines() == [
+        f"error[invalid_date]: {option} {value!r} is not a date",
+        "  hint: use YYYY-MM-DD, e.g. 2025-01-31",
+    ]
+    as_json = dashtam(*args, "--format", "json", env=file_backend)
+    assert as_json.code == 2
+    document = as_json.json()
+    assert isinstance(document, dict)
+    assert (document["code"], document["exit_code"]) == ("invalid_date", 2)
 
 
 def test_config_toml_is_read_and_env_overrides_it(dashtam: Dashtam, home: Path) -> None:

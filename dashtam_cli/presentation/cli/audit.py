@@ -41,7 +41,8 @@ def list_(
     """List audit entries, newest first."""
     from dashtam_cli.application.queries import AuditList
 
-    query = AuditList(since=date_start(parse_date(since)), action=action, limit=limit)
+    since_day = parse_date(since, as_json=fmt is OutputFormat.JSON)
+    query = AuditList(since=date_start(since_day), action=action, limit=limit)
     page: AuditPage = execute(ctx, query, as_json=fmt is OutputFormat.JSON)
     rows = [
         {

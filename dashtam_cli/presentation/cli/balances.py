@@ -134,7 +134,9 @@ def history(
     """
     from dashtam_cli.application.queries import BalanceHistory
 
-    query = BalanceHistory(account_ref=account, since=parse_date(since))
+    query = BalanceHistory(
+        account_ref=account, since=parse_date(since, as_json=fmt is OutputFormat.JSON)
+    )
     result: NetWorthHistory = execute(ctx, query, as_json=fmt is OutputFormat.JSON)
     records = [point_record(p) for p in result.points]
     if fmt is not OutputFormat.TABLE or not result.points:

@@ -701,8 +701,8 @@ def transactions(
     filters = TransactionFilter(
         account_ref=account,
         connection_ref=connection,
-        since=parse_date(since),
-        until=parse_date(until),
+        since=parse_date(since, as_json=fmt is ExportFormat.JSON),
+        until=parse_date(until, option="--until", as_json=fmt is ExportFormat.JSON),
         transaction_type=type_,
         symbol=symbol,
         search=search,

@@ -20,18 +20,31 @@ FormatOption = Annotated[
 ]
 
 
-def parse_date(value: str | None) -> date | None:
+def parse_date(value: str | None, *, option: str = "--since", as_json: bool = False) -> date | None:
     """Parse an ISO ``YYYY-MM-DD`` date option.
 
+    Args:
+        value: the option's text (None: not given).
+        option: the option's name, for the message.
+        as_json: also write the error as a JSON object on stdout (``--format json``).
+
     Raises:
-        typer.BadParameter: with a message naming the expected shape (exit code 2).
+        typer.Exit: after printing ``error[invalid_date]`` and its hint (exit code 2).
     """
     if value is None:
         return None
     try:
         return date.fromisoformat(value.strip())
     except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a date: use YYYY-MM-DD") from None
+        from dashtam_cli.domain.errors import DomainError, ErrorCode
+        from dashtam_cli.presentation.cli.errors import render_error
+
+        error = DomainError(
+            code=ErrorCode.INVALID_DATE,
+            message=f"{option} {value!r} is not a date",
+            hint="use YYYY-MM-DD, e.g. 2025-01-31",
+        )
+        raise typer.Exit(int(render_error(error, as_json=as_json))) from None
 
 
 def date_start(value: date | None) -> datetime | None:

@@ -199,8 +199,10 @@ def sync(
     from dashtam_cli.application.commands import SyncConnections
     from dashtam_cli.domain.errors import Failure
 
-    command = SyncConnections(connection_ref=connection, since=parse_date(since), full=full)
     as_json = fmt is OutputFormat.JSON
+    command = SyncConnections(
+        connection_ref=connection, since=parse_date(since, as_json=as_json), full=full
+    )
 
     async def work(services: Services) -> Result[SyncReport]:
         return await run_sync(services, command, progress=_show_progress(quiet, fmt))

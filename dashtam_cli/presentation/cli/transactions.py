@@ -141,8 +141,8 @@ def list_(
     filters = TransactionFilter(
         account_ref=account,
         connection_ref=connection,
-        since=parse_date(since),
-        until=parse_date(until),
+        since=parse_date(since, as_json=fmt is OutputFormat.JSON),
+        until=parse_date(until, option="--until", as_json=fmt is OutputFormat.JSON),
         transaction_type=kind,
         symbol=symbol,
         search=search,
