@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from rich.text import Text
+from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Input, Select, Static, Tabs
 
 from dashtam_cli.bootstrap import bootstrap
@@ -197,6 +198,26 @@ async def test_holdings_show_allocation_bars_that_add_up(make_app: AppFactory) -
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, AccountScreen)
+
+
+async def test_holdings_open_on_the_total_and_follow_the_cursor_down(
+    make_app: AppFactory,
+) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("h")
+        await settle(pilot)
+        await settle(pilot)
+        body = app.screen.query_one("#holdings-body", VerticalScroll)
+        positions = app.screen.query_one("#positions", DataTable)
+        assert app.focused is positions  # the keys go to the positions
+        assert body.max_scroll_y > 0
+        assert body.scroll_y == 0  # the total and the bars first
+        for _ in range(15):
+            await pilot.press("down")
+        await settle(pilot)
+        assert positions.cursor_row == 15
+        assert body.scroll_y > 0  # the table came into view with its cursor
 
 
 def test_bars_are_exact_to_an_eighth() -> None:

@@ -63,7 +63,8 @@ class AccountScreen(DashboardScreen):
     """The detail of one account (pushed over the overview; Escape goes back)."""
 
     MODE = "overview"
-    AUTO_FOCUS = "#holdings"
+    AUTO_FOCUS = None
+    KEY_TABLE = "#holdings"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
         Binding("t", "transactions", "Its transactions"),

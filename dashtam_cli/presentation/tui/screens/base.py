@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.text import Text
 from textual.screen import Screen
-from textual.widgets import Footer, Static, Tabs
+from textual.widgets import DataTable, Footer, Static, Tabs
 
 from dashtam_cli.domain.errors import DomainError, Failure, Result
 from dashtam_cli.presentation.tui.widgets.nav import NavBar, mode_of
@@ -52,6 +52,10 @@ class DashboardScreen(Screen[None]):
 
     #: The mode (``overview``...) this screen is shown in; its tab is the active one.
     MODE: ClassVar[str] = ""
+    #: The table that takes the keys (Enter opens its row), below a summary: focused without
+    #: scrolling the page down to it (auto-focus would hide the summary), and brought into
+    #: view once its cursor moves.
+    KEY_TABLE: ClassVar[str | None] = None
 
     def __init__(self) -> None:
         """A screen whose data is not loaded yet."""
@@ -79,8 +83,19 @@ class DashboardScreen(Screen[None]):
 
     def on_mount(self) -> None:
         """Prepare the widgets, then load the data the first time the screen is shown."""
+        if self.KEY_TABLE is not None:
+            self.query_one(self.KEY_TABLE).focus(scroll_visible=False)
         self.mounted()
         self.reload()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """The key table's cursor moved: bring the table (and so the cursor) into view."""
+        if (
+            self.KEY_TABLE is not None
+            and f"#{event.data_table.id}" == self.KEY_TABLE
+            and event.cursor_row > 0
+        ):
+            event.data_table.scroll_visible(animate=False)
 
     def mounted(self) -> None:
         """Hook run once the widgets are mounted, before the first load (focus...)."""

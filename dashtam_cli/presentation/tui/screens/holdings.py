@@ -34,7 +34,8 @@ class HoldingsScreen(DashboardScreen):
     """Allocation bars and the list of active positions."""
 
     MODE = "holdings"
-    AUTO_FOCUS = "#positions"  # Enter opens the account of the highlighted position
+    AUTO_FOCUS = None
+    KEY_TABLE = "#positions"  # Enter opens the account of the highlighted position
 
     def compose_body(self) -> ComposeResult:
         """Total, allocation by asset type, by account, every holding."""

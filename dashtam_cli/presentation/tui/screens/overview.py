@@ -94,7 +94,8 @@ class OverviewScreen(DashboardScreen):
     """Where the money is, how it moved, what needs attention."""
 
     MODE = "overview"
-    AUTO_FOCUS = "#accounts"  # Enter opens the highlighted account
+    AUTO_FOCUS = None
+    KEY_TABLE = "#accounts"  # Enter opens the highlighted account
 
     def compose_body(self) -> ComposeResult:
         """Net worth line, chart, accounts table, connections table, attention lines."""
