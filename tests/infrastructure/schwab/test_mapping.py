@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -882,3 +883,46 @@ def test_words_inside_a_fund_name_do_not_classify_it(
         "tradeDate": "2025-01-02T00:00:00+0000",
     }
     assert map_transaction(payload).subtype is subtype
+
+
+def test_text_fits_the_database_nul_free_and_within_its_columns() -> None:
+    from dashtam_cli.infrastructure.db.schema import holdings, transactions
+    from dashtam_cli.infrastructure.providers.schwab.mapping import NAME_LENGTH, SYMBOL_LENGTH
+
+    def width(column: Any) -> int:
+        return int(column.type.length)
+
+    assert width(holdings.c.symbol) == width(transactions.c.symbol) == SYMBOL_LENGTH
+    assert width(holdings.c.security_name) == width(transactions.c.security_name) == NAME_LENGTH
+    long_name = "VANGUARD " * 40  # 360 characters
+    position = {
+        "longQuantity": Decimal(1),
+        "instrument": {"assetType": "EQUITY", "symbol": "AB\x00C", "description": long_name},
+    }
+    holding = map_position(position)
+    assert holding.symbol == "ABC"
+    assert holding.security_name is not None
+    assert len(holding.security_name) == NAME_LENGTH
+    assert holding.security_name.endswith("…")
+    assert "\x00" not in json.dumps(holding.raw, default=str)
+    row = {
+        "activityId": 7,
+        "type": "TRADE",
+        "description": "BOUGHT\x00 ACME",
+        "netAmount": Decimal("-10"),
+        "tradeDate": "2025-01-02T00:00:00+0000",
+        "transferItems": [
+            {
+                "amount": Decimal(1),
+                "price": Decimal(10),
+                "instrument": {"assetType": "EQUITY", "symbol": "X" * 80, "description": long_name},
+            }
+        ],
+    }
+    txn = map_transaction(row)
+    assert "\x00" not in txn.description
+    assert txn.symbol is not None
+    assert len(txn.symbol) == SYMBOL_LENGTH
+    assert txn.security_name is not None
+    assert len(txn.security_name) == NAME_LENGTH
+    assert "\x00" not in json.dumps(txn.raw, default=str)

@@ -221,9 +221,27 @@ def _obj(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def _text(value: object) -> str | None:
-    """A non-blank string as sent (inner and outer spaces kept: OCC symbols need them)."""
-    return value if isinstance(value, str) and value.strip() else None
+#: The widths of the database columns a symbol and a name go to: longer text is cut there.
+SYMBOL_LENGTH: Final = 64
+NAME_LENGTH: Final = 256
+_NUL: Final = "\x00"
+
+
+def _text(value: object, *, limit: int | None = None) -> str | None:
+    """A non-blank string as sent (inner and outer spaces kept: OCC symbols need them).
+
+    NUL characters are dropped and a text longer than ``limit`` is cut (ending in ``…``):
+    PostgreSQL refuses both, and one such row would fail every sync of the connection.
+    """
+    if not isinstance(value, str):
+        return None
+    if _NUL in value:
+        value = value.replace(_NUL, "")
+    if not value.strip():
+        return None
+    if limit is not None and len(value) > limit:
+        return value[: limit - 1] + "…"
+    return value
 
 
 def _upper(value: object) -> str:
@@ -256,11 +274,14 @@ def redact_payload(value: object) -> Any:
         The copy.
     """
     if type(value) in _LEAF_TYPES:
-        return value
+        # a NUL cannot be stored in PostgreSQL's JSON: shown as the replacement character
+        return value.replace(_NUL, "\ufffd") if type(value) is str and _NUL in value else value
     if isinstance(value, Mapping):
         copy: dict[str, Any] = {}
         for key, item in value.items():
             name = key if type(key) is str else str(key)
+            if _NUL in name:
+                name = name.replace(_NUL, "\ufffd")
             if _is_account_key(name) and type(item) in {str, int}:
                 copy[name] = mask_account_number(str(item))
             else:
@@ -357,7 +378,8 @@ def par_multiplier(
 
 
 def _symbol(instrument: Mapping[str, Any]) -> tuple[str | None, str | None]:
-    return _text(instrument.get("symbol")), _text(instrument.get("cusip"))
+    symbol = _text(instrument.get("symbol"), limit=SYMBOL_LENGTH)
+    return symbol, _text(instrument.get("cusip"), limit=SYMBOL_LENGTH)
 
 
 def map_position(
@@ -414,7 +436,7 @@ def map_position(
         asset_type=asset,
         quantity=quantity,
         currency=currency,
-        security_name=_text(instrument.get("description")),
+        security_name=_text(instrument.get("description"), limit=NAME_LENGTH),
         average_price=average,
         cost_basis=cost_basis,
         market_value=market_value,
@@ -549,7 +571,7 @@ def map_account(
         balance = sum(values, cash or Decimal(0)) if values or cash is not None else Decimal(0)
     available = _first_decimal((current, "cashAvailableForWithdrawal"), (current, "availableFunds"))
     pref = _obj(preference)
-    nickname = _text(pref.get("nickName"))
+    nickname = _text(pref.get("nickName"), limit=NAME_LENGTH)
     raw: dict[str, Any] = {"securitiesAccount": redact_payload(account)}
     if pref:
         raw["userPreference"] = redact_payload(pref)
@@ -852,7 +874,7 @@ def _map_transaction(payload: object, currency: str) -> FetchedTransaction:
     else:
         subtype = classify_transaction(schwab_type, net=net, description=description, leg=leg)
 
-    symbol = _text(instrument.get("symbol")) if leg is not None else None
+    symbol = _text(instrument.get("symbol"), limit=SYMBOL_LENGTH) if leg is not None else None
     with_quantity = leg is not None and schwab_type != "DIVIDEND_OR_INTEREST"
     if not description:
         description = " ".join(part for part in (schwab_type, symbol) if part)
@@ -867,7 +889,7 @@ def _map_transaction(payload: object, currency: str) -> FetchedTransaction:
         description=description,
         asset_type=map_asset_type(instrument) if leg is not None else None,
         symbol=symbol,
-        security_name=_text(instrument.get("description")),
+        security_name=_text(instrument.get("description"), limit=NAME_LENGTH),
         quantity=to_decimal(leg.get("amount")) if with_quantity and leg is not None else None,
         unit_price=to_decimal(leg.get("price")) if with_quantity and leg is not None else None,
         fees=fee_total(legs),
