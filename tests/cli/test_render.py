@@ -94,3 +94,29 @@ def test_table_amounts_have_exactly_cents(value: str, text: str) -> None:
 
 def test_a_datetime_cell_is_utc() -> None:
     assert render.cell(datetime(2026, 1, 1, 0, 30, tzinfo=UTC)) == "2026-01-01 00:30"
+
+
+def test_control_characters_never_reach_the_terminal_but_stay_in_csv(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hostile = "Coffee \x1b[31mRED\x1b]0;title\x07 \x9b2J\ttab\nline"
+    rows = [{"description": hostile}]
+    columns = [Column(key="description")]
+    monkeypatch.setenv("COLUMNS", "200")
+    table = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", table)
+    emit_rows(rows, columns, fmt=OutputFormat.TABLE)
+    shown = table.getvalue()
+    assert not any(ord(c) < 0x20 and c != "\n" for c in shown)
+    assert "\x9b" not in shown
+    assert "Coffee \ufffd[31mRED\ufffd]0;title\ufffd \ufffd2J tab line" in shown
+    as_csv = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", as_csv)
+    emit_rows(rows, columns, fmt=OutputFormat.CSV)
+    assert hostile in as_csv.getvalue()  # data stays exact for programs
+
+
+def test_the_dashboard_shows_control_characters_harmlessly() -> None:
+    from dashtam_cli.presentation.tui.format import plain as tui_text
+
+    assert tui_text("a\x1b[2Jb").plain == "a\ufffd[2Jb"

@@ -56,14 +56,27 @@ def plain(value: object) -> object:
             return str(value)
 
 
+#: Control characters (C0, DEL, C1) as a terminal must not receive them from data: an escape
+#: sequence in a description could recolour, move or retitle the terminal. Tabs and line breaks
+#: become spaces, the rest the replacement character.
+_UNPRINTABLE = dict.fromkeys((*range(32), 127, *range(128, 160)), "�")
+_UNPRINTABLE.update({ord("\t"): " ", ord("\n"): " ", ord("\r"): " "})
+
+
+def printable(text: str) -> str:
+    """``text`` safe to show on a terminal (data stays exact in JSON and CSV)."""
+    return text.translate(_UNPRINTABLE) if not text.isprintable() else text
+
+
 def cell(value: object) -> str:
-    """Text for a table cell, for people: booleans ``yes`` / ``no``, instants to the minute."""
+    """Text for a table cell, for people: booleans ``yes`` / ``no``, instants to the minute,
+    control characters made harmless."""
     if isinstance(value, datetime):
         return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
     shown = plain(value)
     if isinstance(shown, bool):
         return "yes" if shown else "no"
-    return _text(shown)
+    return printable(_text(shown))
 
 
 def csv_cell(value: object) -> str:

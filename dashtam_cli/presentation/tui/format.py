@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 
-from dashtam_cli.presentation.cli.render import human_duration
+from dashtam_cli.presentation.cli.render import human_duration, printable
 from dashtam_cli.presentation.cli.views import amount_text, when_text
 
 if TYPE_CHECKING:
@@ -40,6 +40,7 @@ __all__ = [
     "money_cell",
     "percent_text",
     "plain",
+    "printable",
     "totals_line",
     "when_text",
 ]
@@ -47,7 +48,7 @@ __all__ = [
 
 def plain(value: object, *, style: str = "") -> Text:
     """Any value as literal text (None as empty)."""
-    return Text("" if value is None else str(value), style=style)
+    return Text("" if value is None else printable(str(value)), style=style)
 
 
 def money_cell(money: Money | None, *, signed_style: bool = False) -> Text:

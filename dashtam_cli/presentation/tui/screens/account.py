@@ -18,6 +18,7 @@ from dashtam_cli.presentation.tui.format import (
     money_cell,
     percent_text,
     plain,
+    printable,
     totals_line,
     when_text,
 )
@@ -113,7 +114,7 @@ class AccountScreen(DashboardScreen):
         if panel is None:
             return
         account = panel.line.summary.account
-        title = Text(account.name, style="bold")
+        title = Text(printable(account.name), style="bold")
         title.append(
             f"  {account.account_type.value} · {account.account_number_masked}"
             f" · {panel.line.summary.connection_alias}",
@@ -153,7 +154,7 @@ class AccountScreen(DashboardScreen):
             table.add_row(
                 plain(row.transaction_date.isoformat()),
                 plain(row.subtype.value),
-                Text(row.description, overflow="ellipsis", no_wrap=True),
+                Text(printable(row.description), overflow="ellipsis", no_wrap=True),
                 money_cell(row.amount, signed_style=True),
                 key=str(row.id),
             )

@@ -17,6 +17,7 @@ from dashtam_cli.presentation.tui.format import (
     money_cell,
     percent_text,
     plain,
+    printable,
     totals_line,
 )
 from dashtam_cli.presentation.tui.screens.base import DashboardScreen
@@ -78,7 +79,7 @@ class HoldingsScreen(DashboardScreen):
         for row in overview.holdings:
             h = row.holding
             table.add_row(
-                Text(row.account_name, overflow="ellipsis", no_wrap=True),
+                Text(printable(row.account_name), overflow="ellipsis", no_wrap=True),
                 plain(h.symbol, style="bold"),
                 money_cell(h.market_value),
                 change_cell(h.unrealized_gain()),

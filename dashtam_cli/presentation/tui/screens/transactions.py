@@ -21,7 +21,7 @@ from textual.widgets import Button, DataTable, Input, Select, Static
 from dashtam_cli.application.dashboard import TransactionBrowse, TransactionKey
 from dashtam_cli.application.queries import AccountList, TransactionFilter
 from dashtam_cli.domain.transactions import SUBTYPES_BY_TYPE
-from dashtam_cli.presentation.tui.format import DANGER, MUTED, money_cell, plain
+from dashtam_cli.presentation.tui.format import DANGER, MUTED, money_cell, plain, printable
 from dashtam_cli.presentation.tui.screens.base import DashboardScreen
 
 if TYPE_CHECKING:
@@ -271,9 +271,9 @@ class TransactionsScreen(DashboardScreen):
         for row in rows:
             table.add_row(
                 plain(row.transaction_date.isoformat()),
-                Text(row.account_name or "", overflow="ellipsis", no_wrap=True),
+                Text(printable(row.account_name or ""), overflow="ellipsis", no_wrap=True),
                 plain(row.subtype.value),
-                Text(row.description, overflow="ellipsis", no_wrap=True),
+                Text(printable(row.description), overflow="ellipsis", no_wrap=True),
                 money_cell(row.amount, signed_style=True),
                 key=str(row.id),
             )
