@@ -707,13 +707,22 @@ def _factory_for(kind: type[Any]) -> Callable[[Application], _Handler] | None:
     return _FACTORIES.get(kind)
 
 
+def _problem(location: Sequence[object], message: str) -> str:
+    """One validation problem as a person reads it: pydantic's "Value error, " prefix dropped;
+    a message that already names its variable (``DASHTAM_...``) needs no field name before it."""
+    text = message.removeprefix("Value error, ")
+    if text.startswith("DASHTAM_"):
+        return text
+    if len(location) == 1 and isinstance(location[0], str):  # a setting: its variable's name
+        return f"DASHTAM_{location[0].upper()}: {text}"
+    return f"{'.'.join(str(p) for p in location) or 'settings'}: {text}"
+
+
 def _settings_error(exc: Exception) -> DomainError:
     from pydantic import ValidationError
 
     if isinstance(exc, ValidationError):
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
-        )
+        problems = "; ".join(_problem(e["loc"], e["msg"]) for e in exc.errors())
         message = f"invalid configuration: {problems}"
     else:
         message = f"invalid configuration: {exc}"

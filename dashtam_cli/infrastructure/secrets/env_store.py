@@ -11,7 +11,7 @@ from dashtam_cli.domain.protocols import DataKey
 from dashtam_cli.infrastructure.secrets._common import decode_material
 
 ENV_VERSION = 1
-GENERATE_COMMAND = 'python -c "import base64,os;print(base64.b64encode(os.urandom(32)).decode())"'
+GENERATE_COMMAND = 'python3 -c "import base64,os;print(base64.b64encode(os.urandom(32)).decode())"'
 GENERATE_HINT = (
     f"Generate a key with `{GENERATE_COMMAND}` and export it as DASHTAM_MASTER_KEY; keep it "
     "safe, since losing it loses every stored credential."

@@ -159,7 +159,18 @@ def print_overview(
         empty=empty,
     )
     if fmt is OutputFormat.TABLE and overview.accounts:
-        print_totals([("Total balance", overview.totals), ("Net worth", overview.net_worth)])
+        from dashtam_cli.domain.money import totals_by_currency
+
+        # what is owned and what is owed, apart: a card's balance is a debt, not money to add
+        owed = [s.account for s in overview.accounts if s.account.account_type.is_liability]
+        owned = [s.account for s in overview.accounts if not s.account.account_type.is_liability]
+        print_totals(
+            [
+                ("Assets", totals_by_currency(a.balance for a in owned)),
+                ("Liabilities", totals_by_currency(a.balance for a in owed)),
+                ("Net worth", overview.net_worth),
+            ]
+        )
 
 
 def _holdings_record(summary: HoldingsSummary) -> Record:

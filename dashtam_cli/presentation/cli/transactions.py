@@ -49,15 +49,16 @@ FIELDS = (
 )
 COLUMNS = [
     Column(key="date", wrap=False),
-    Column(key="account", priority=2),
+    Column(key="account", priority=3),
     Column(key="type", wrap=False, priority=1),
-    Column(key="status", wrap=False, priority=4),
-    Column(key="symbol", wrap=False, priority=5),
+    Column(key="status", wrap=False, priority=5),
+    Column(key="symbol", wrap=False, priority=6),
     Column(key="description", wrap=True),
-    Column(key="quantity", justify="right", priority=6),
+    Column(key="quantity", justify="right", priority=7),
     Column(key="amount", justify="right"),
-    Column(key="currency", wrap=False, priority=3),
-    Column(key="id", wrap=False, priority=7),
+    Column(key="currency", wrap=False, priority=4),
+    # kept long: `transactions show` takes it
+    Column(key="id", wrap=False, priority=2),
 ]
 TYPE_HELP = (
     "A type (trade, transfer, income, fee, other) or a subtype "
