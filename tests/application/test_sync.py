@@ -1,7 +1,9 @@
 """The sync handler over in-memory fakes: the sync rules of domain.md."""
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from uuid import UUID
 
 import pytest
 
@@ -18,6 +20,7 @@ from dashtam_cli.domain.events import (
     TransactionSyncFailed,
 )
 from dashtam_cli.domain.holdings import AssetType
+from dashtam_cli.domain.protocols import UpsertCounts
 from dashtam_cli.domain.providers import (
     FetchedAccount,
     FetchedHolding,
@@ -26,7 +29,13 @@ from dashtam_cli.domain.providers import (
 )
 from dashtam_cli.domain.sync import SyncStatus
 from dashtam_cli.domain.transactions import TransactionStatus, TransactionSubtype, TransactionType
-from tests.fakes import FakeProvider, FrozenClock, InMemoryUnitOfWorkFactory, RecordingEventSink
+from tests.fakes import (
+    FakeProvider,
+    FrozenClock,
+    InMemoryTransactionRepository,
+    InMemoryUnitOfWorkFactory,
+    RecordingEventSink,
+)
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -188,6 +197,61 @@ async def test_one_failing_account_makes_the_run_partial(world: World) -> None:
     assert world.events.of_type(SyncSucceeded)  # the run finished (partially)
     stored = world.uow.state.connections[world.connection.id]
     assert stored.last_sync_status == "partial"
+
+
+class RefusedValueError(Exception):
+    """What the database adapter raises for a value PostgreSQL refuses (it carries the error)."""
+
+    def __init__(self) -> None:
+        super().__init__("value too long")
+        self.error = DomainError(
+            code=ErrorCode.DATABASE_ERROR, message="value too long for type character varying"
+        )
+
+
+def _refuse_rows(monkeypatch: pytest.MonkeyPatch, key: str, exc: Exception) -> None:
+    """Make storing the rows of the account whose transactions include ``key`` raise ``exc``."""
+    original = InMemoryTransactionRepository.upsert_fetched
+
+    async def refuse(
+        self: InMemoryTransactionRepository, account_id: UUID, rows: Sequence[FetchedTransaction]
+    ) -> UpsertCounts:
+        if any(r.provider_transaction_id == key for r in rows):
+            raise exc
+        return await original(self, account_id, rows)
+
+    monkeypatch.setattr(InMemoryTransactionRepository, "upsert_fetched", refuse)
+
+
+async def test_a_storage_error_fails_that_account_only(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _refuse_rows(monkeypatch, "a0", RefusedValueError())
+    report = await world.sync()
+    conn = report.connections[0]
+    assert report.status is SyncStatus.PARTIAL
+    assert [r.ok for r in conn.accounts] == [False, True]  # B synced after A failed
+    failed = conn.accounts[0].error
+    assert failed is not None
+    assert failed.code is ErrorCode.DATABASE_ERROR
+    assert [t.provider_transaction_id for t in world.uow.state.transactions.values()] == ["b0"]
+    (run,) = world.uow.state.sync_runs.values()
+    assert run.status is SyncStatus.PARTIAL
+    assert world.events.of_type(TransactionSyncFailed)[0].error_code is ErrorCode.DATABASE_ERROR
+
+
+async def test_a_bug_mid_sync_still_ends_the_run_as_failed(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _refuse_rows(monkeypatch, "b0", RuntimeError("a bug"))
+    with pytest.raises(RuntimeError):
+        await world.handler.handle(SyncConnections())
+    (run,) = world.uow.state.sync_runs.values()
+    assert run.status is SyncStatus.FAILED  # not left "running"
+    assert run.error_code is ErrorCode.INTERNAL
+    (failed,) = world.events.of_type(SyncFailed)
+    assert failed.error_code is ErrorCode.INTERNAL
+    assert world.lock.acquired == world.lock.released == 1
 
 
 async def test_backfill_walks_back_until_an_empty_span(world: World) -> None:

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from dashtam_cli.application.commands import ConnectProvider, RefreshConnection
 from dashtam_cli.application.handlers.connections import validate_alias
+from dashtam_cli.application.handlers.health import reconnect_command
 from dashtam_cli.application.handlers.lookup import CONNECTIONS_COMMAND, resolve_connection
 from dashtam_cli.domain.connections import (
     ConnectionStatus,
@@ -40,11 +41,6 @@ from dashtam_cli.domain.providers import (
 
 #: ``provider_state`` key holding the account identities a login saw when it connected.
 IDENTITIES_KEY = "login_identities"
-
-
-def reconnect_command(connection: ProviderConnection) -> str:
-    """The exact command that renews a connection's login."""
-    return f"dashtam providers connect {connection.provider} --alias {connection.alias}"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

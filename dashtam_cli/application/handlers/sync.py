@@ -15,12 +15,8 @@ from dataclasses import replace
 from uuid import UUID
 
 from dashtam_cli.application.commands import SyncConnections
-from dashtam_cli.application.handlers.health import connection_health
-from dashtam_cli.application.handlers.login import (
-    LOGIN_DEAD_CODES,
-    mark_login_dead,
-    reconnect_command,
-)
+from dashtam_cli.application.handlers.health import connection_health, reconnect_command
+from dashtam_cli.application.handlers.login import LOGIN_DEAD_CODES, mark_login_dead
 from dashtam_cli.application.handlers.resolve import resolve_ref
 from dashtam_cli.application.handlers.sync_history import TransactionHistorySync
 from dashtam_cli.application.handlers.sync_records import (
@@ -66,6 +62,12 @@ from dashtam_cli.domain.providers import (
     ProviderSession,
 )
 from dashtam_cli.domain.sync import SyncCounts, SyncRun, SyncStatus
+
+
+def carried_error(exc: BaseException) -> DomainError | None:
+    """The DomainError an adapter's exception carries (a database failure), None for a bug."""
+    error = getattr(exc, "error", None)
+    return error if isinstance(error, DomainError) else None
 
 
 class SyncConnectionsHandler:
@@ -135,19 +137,10 @@ class SyncConnectionsHandler:
             return found
         connection = found.value
         if connection.status is not ConnectionStatus.ACTIVE:
-            if connection.provider != "demo":
-                again = (
-                    f"dashtam providers connect {connection.provider} --alias {connection.alias}"
-                )
-            elif connection.status is ConnectionStatus.DISCONNECTED:
-                again = "dashtam demo"
-            else:  # the demo has no login to renew: start it afresh
-                again = f"dashtam providers disconnect {connection.alias} --yes, then dashtam demo"
-
             return fail(
                 ErrorCode.CONNECTION_NOT_ACTIVE,
                 f"connection {connection.alias!r} is {connection.status.value} and cannot sync",
-                hint=again,
+                hint=reconnect_command(connection),
             )
         return ok([connection])
 
@@ -164,7 +157,35 @@ class SyncConnectionsHandler:
         async with self._uow_factory() as uow:
             await uow.sync_runs.save(run)
             await uow.commit()
+        try:
+            return await self._run(connection, run, command)
+        except Exception as exc:
+            # A bug, or a database that stopped answering: the run must not stay "running"
+            # and the attempt must not stay without an outcome.
+            await self._stopped(connection, run, exc)
+            raise
 
+    async def _stopped(self, connection: ProviderConnection, run: SyncRun, exc: Exception) -> None:
+        """Record a run that stopped on an exception as failed (best effort: never raises)."""
+        error = carried_error(exc) or DomainError(
+            code=ErrorCode.INTERNAL, message=f"the sync stopped: {type(exc).__name__}"
+        )
+        try:
+            await self._finish(connection, run, [], error=error)
+        except Exception:  # the database itself is failing: at least the event is published
+            await self._events.publish(
+                SyncFailed(
+                    connection_id=connection.id,
+                    context={"alias": connection.alias, "sync_run_id": run.id},
+                    error_code=error.code,
+                    error_message=error.message,
+                )
+            )
+
+    async def _run(
+        self, connection: ProviderConnection, run: SyncRun, command: SyncConnections
+    ) -> ConnectionSyncReport:
+        started = run.started_at
         provider = self._providers.get(connection.provider)
         if provider is None:
             error = DomainError(
@@ -278,12 +299,15 @@ class SyncConnectionsHandler:
                 )
                 await uow.commit()
         except Exception as exc:
+            # a storage error (a value the database refuses...) fails this account only
+            carried = carried_error(exc)
+            code = ErrorCode.INTERNAL if carried is None else carried.code
             await self._events.publish(
                 HoldingsSyncFailed(
                     connection_id=connection.id,
                     account_id=account_id,
                     context=context,
-                    error_code=ErrorCode.INTERNAL,
+                    error_code=code,
                 )
             )
             await self._events.publish(
@@ -291,10 +315,18 @@ class SyncConnectionsHandler:
                     connection_id=connection.id,
                     account_id=account_id,
                     context=context,
-                    error_code=ErrorCode.INTERNAL,
+                    error_code=code,
                 )
             )
-            raise exc
+            if carried is None:
+                raise
+            return AccountSyncResult(
+                account_id=account_id,
+                name=account.name,
+                account_number_masked=account.account_number_masked,
+                ok=False,
+                error=carried,
+            )
         await self._events.publish(
             HoldingsSyncSucceeded(
                 connection_id=connection.id,
@@ -314,9 +346,15 @@ class SyncConnectionsHandler:
                 connection_id=connection.id, account_id=account_id, context=context
             )
         )
-        synced = await self._history.sync(
-            provider.capabilities, session, connection, account, account_id, command
-        )
+        try:
+            synced = await self._history.sync(
+                provider.capabilities, session, connection, account, account_id, command
+            )
+        except Exception as exc:  # a storage error fails this account only (a bug goes up)
+            carried = carried_error(exc)
+            if carried is None:
+                raise
+            synced = Failure(error=carried)
         if isinstance(synced, Failure):
             error = synced.error
             failed = {**context, "detail": error.message}
