@@ -709,12 +709,12 @@ def _factory_for(kind: type[Any]) -> Callable[[Application], _Handler] | None:
 
 def _problem(location: Sequence[object], message: str) -> str:
     """One validation problem as a person reads it: pydantic's "Value error, " prefix dropped;
-    a message that already names its variable (``DASHTAM_...``) needs no field name before it."""
+    a setting named as in config.toml and as its variable, unless the message names it."""
     text = message.removeprefix("Value error, ")
     if text.startswith("DASHTAM_"):
         return text
-    if len(location) == 1 and isinstance(location[0], str):  # a setting: its variable's name
-        return f"DASHTAM_{location[0].upper()}: {text}"
+    if len(location) == 1 and isinstance(location[0], str):  # a setting: config.toml or env
+        return f"{location[0]} (DASHTAM_{location[0].upper()}): {text}"
     return f"{'.'.join(str(p) for p in location) or 'settings'}: {text}"
 
 
