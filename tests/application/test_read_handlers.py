@@ -546,7 +546,13 @@ async def test_transaction_detail_by_prefix(history: World) -> None:
     assert error(await handler.handle(TransactionDetail(ref="beef"))).code is ErrorCode.AMBIGUOUS_ID
     assert error(await handler.handle(TransactionDetail(ref="0000"))).code is ErrorCode.NOT_FOUND
     assert error(await handler.handle(TransactionDetail(ref="xyz!"))).code is ErrorCode.NOT_FOUND
-    assert error(await handler.handle(TransactionDetail(ref="be"))).code is ErrorCode.NOT_FOUND
+    short = error(await handler.handle(TransactionDetail(ref="be")))
+    assert short.code is ErrorCode.INVALID_ARGUMENT  # says how many characters it takes
+    assert "at least 4 characters" in short.message
+    missing = error(await handler.handle(TransactionDetail(ref="Coffee")))
+    assert missing.code is ErrorCode.NOT_FOUND
+    assert missing.hint is not None
+    assert "alias" not in missing.hint  # transactions have none
 
 
 # ------------------------------------------------------------------------------ holdings

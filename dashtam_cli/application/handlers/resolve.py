@@ -48,11 +48,20 @@ def resolve_ref[T](
     full = [item for item in items if id_of(item).hex == needle]
     if len(full) == 1:
         return ok(full[0])
-    if len(needle) < MIN_PREFIX or any(c not in "0123456789abcdef" for c in needle):
+    hexadecimal = all(c in "0123456789abcdef" for c in needle)
+    named = sum(1 for item in items if aliases_of(item)) > 0
+    if hexadecimal and 0 < len(needle) < MIN_PREFIX:
+        return fail(
+            ErrorCode.INVALID_ARGUMENT,
+            f"{wanted!r} is too short to name a {kind}: type at least {MIN_PREFIX} characters",
+            hint=f"see {list_command}",
+        )
+    if len(needle) < MIN_PREFIX or not hexadecimal:
+        what = f"an alias or at least {MIN_PREFIX}" if named else f"at least {MIN_PREFIX}"
         return fail(
             ErrorCode.NOT_FOUND,
             f"no {kind} is called {wanted!r}",
-            hint=f"use an alias or at least {MIN_PREFIX} characters of an id; see {list_command}",
+            hint=f"use {what} characters of an id; see {list_command}",
         )
     matches = [item for item in items if id_of(item).hex.startswith(needle)]
     if len(matches) == 1:
@@ -62,8 +71,9 @@ def resolve_ref[T](
             ErrorCode.NOT_FOUND, f"no {kind} matches {wanted!r}", hint=f"see {list_command}"
         )
     shown = ", ".join(str(id_of(m))[:13] for m in matches[:5])
+    more = "…" if len(matches) > 5 else ""
     return fail(
         ErrorCode.AMBIGUOUS_ID,
-        f"{wanted!r} matches {len(matches)} {kind}s ({shown}…)",
+        f"{wanted!r} matches {len(matches)} {kind}s ({shown}{more})",
         hint="type more characters of the id",
     )

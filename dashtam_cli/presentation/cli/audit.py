@@ -65,4 +65,6 @@ def list_(
         if rows
         else COLUMNS
     )
-    emit_rows(rows, columns, fmt=fmt, title="Audit trail", empty="The audit trail is empty.")
+    filtered = since is not None or action is not None
+    empty = "No audit entries match." if filtered else "The audit trail is empty."
+    emit_rows(rows, columns, fmt=fmt, title="Audit trail", empty=empty)

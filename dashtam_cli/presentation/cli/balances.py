@@ -110,7 +110,8 @@ def _chart(currency: str, points: Sequence[NetWorthPoint]) -> None:
     sign = "+" if change.amount > 0 else ""
     out.print(
         f"{'':>{label_width}}  now {amount_text(points[-1].net_worth.amount)} {currency}, "
-        f"{sign}{amount_text(change.amount)} since {first} ({len(points)} points)",
+        f"{sign}{amount_text(change.amount)} since {first}"
+        f" ({len(points)} {'point' if len(points) == 1 else 'points'})",
         highlight=False,
         markup=False,
     )
@@ -147,7 +148,11 @@ def history(
             table_rows=[],
             table_columns=COLUMNS,
             title="Net worth",
-            empty="No balance snapshots yet: every sync writes one (try `dashtam sync`).",
+            empty=(
+                f"No balance snapshots since {since}."
+                if since is not None
+                else "No balance snapshots yet: every sync writes one (try `dashtam sync`)."
+            ),
         )
         return
     for currency in result.currencies:
