@@ -184,11 +184,15 @@ class AccountsOverview:
     Attributes:
         totals: the balances as reported, summed per currency.
         net_worth: per currency, assets minus liabilities (``Account.net_worth_contribution``).
+        assets: per currency, what the other accounts hold (as they count in net worth).
+        liabilities: per currency, what credit cards, loans... owe (positive: the debt).
     """
 
     accounts: Sequence[AccountSummary]
     totals: Mapping[str, Money]
     net_worth: Mapping[str, Money]
+    assets: Mapping[str, Money]
+    liabilities: Mapping[str, Money]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

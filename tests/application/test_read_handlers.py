@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -200,6 +200,30 @@ async def test_a_liability_reported_as_a_negative_balance_still_subtracts(world:
     handler = AccountListHandler(connections=world.readers, accounts=world.readers)
     overview = value(await handler.handle(AccountList()))
     assert overview.net_worth["USD"] == Money.of("500.30")
+    # the debt whatever its sign: assets - liabilities is the net worth
+    assert overview.liabilities["USD"] == Money.of("500.00")
+    assert overview.assets["USD"] == Money.of("1000.30")
+
+
+async def test_accounts_list_splits_assets_and_liabilities_of_mixed_signs(world: World) -> None:
+    loan = replace(
+        world.visa,
+        id=uuid4(),
+        provider_account_id="loan",
+        name="Car loan",
+        account_type=AccountType.LOAN,
+        balance=Money.of("-5000.00"),
+    )
+    async with world.factory() as uow:
+        await uow.accounts.upsert_many([loan])
+        await uow.commit()
+    handler = AccountListHandler(connections=world.readers, accounts=world.readers)
+    overview = value(await handler.handle(AccountList()))
+    usd = "USD"
+    assert overview.liabilities[usd] == Money.of("5500.00")  # 500 on the card + 5,000 loan
+    assert overview.assets[usd].amount - overview.liabilities[usd].amount == (
+        overview.net_worth[usd].amount
+    )
 
 
 async def test_accounts_list_by_connection_alias_or_prefix(world: World) -> None:

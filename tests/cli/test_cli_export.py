@@ -413,3 +413,21 @@ def test_a_symbolic_link_stays_a_link_to_the_new_export(install: Install) -> Non
     assert install.run("export", "accounts", "-o", "next.csv").returncode == 0
     assert (install.root / "next.csv").is_symlink()
     assert (exports / "2026.csv").read_text(encoding="utf-8").startswith("id,")
+
+
+def test_dev_stdout_appends_to_the_file_the_shell_opened(install: Install) -> None:
+    target = install.root / "log.csv"
+    target.write_text("previous\n")
+    with target.open("a") as appended:  # like `>> log.csv`
+        done = subprocess.run(
+            [sys.executable, "-m", "dashtam_cli", "export", "accounts", "-o", "/dev/stdout"],
+            stdout=appended,
+            stderr=subprocess.PIPE,
+            env=install.env,
+            cwd=install.root,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr
+    text = target.read_text(encoding="utf-8")
+    assert text.startswith("previous\nid,connection_id,")  # kept, then the export

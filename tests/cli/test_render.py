@@ -120,3 +120,19 @@ def test_the_dashboard_shows_control_characters_harmlessly() -> None:
     from dashtam_cli.presentation.tui.format import plain as tui_text
 
     assert tui_text("a\x1b[2Jb").plain == "a\ufffd[2Jb"
+
+
+def test_show_tables_and_their_titles_keep_control_characters_off_the_terminal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dashtam_cli.presentation.cli.views import key_value_table
+
+    monkeypatch.setenv("COLUMNS", "120")
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    key_value_table([("description", "pay \x1b[2J[bold]x[/]")], title="Account \x1b]0;t\x07[/]")
+    shown = out.getvalue()
+    assert "\x1b" not in shown
+    assert "\x07" not in shown
+    assert "pay \ufffd[2J[bold]x[/]" in shown  # markup shown as typed, not applied
+    assert "Account \ufffd]0;t\ufffd[/]" in shown

@@ -79,11 +79,16 @@ class AccountListHandler:
             accounts = [a for a in accounts if a.connection_id == found.value.id]
         if not query.include_inactive:
             accounts = [a for a in accounts if a.is_active]
+        owed = [a for a in accounts if a.account_type.is_liability]
+        owned = [a for a in accounts if not a.account_type.is_liability]
         return ok(
             AccountsOverview(
                 accounts=_summaries(accounts, connections),
                 totals=totals_by_currency(a.balance for a in accounts),
                 net_worth=totals_by_currency(a.net_worth_contribution() for a in accounts),
+                assets=totals_by_currency(a.net_worth_contribution() for a in owned),
+                # the debt, whatever sign the provider gave the balance
+                liabilities=totals_by_currency(-a.net_worth_contribution() for a in owed),
             )
         )
 

@@ -302,11 +302,12 @@ class SyncConnectionsHandler:
             # a storage error (a value the database refuses...) fails this account only
             carried = carried_error(exc)
             code = ErrorCode.INTERNAL if carried is None else carried.code
+            failed = context if carried is None else {**context, "detail": carried.message}
             await self._events.publish(
                 HoldingsSyncFailed(
                     connection_id=connection.id,
                     account_id=account_id,
-                    context=context,
+                    context=failed,
                     error_code=code,
                 )
             )
@@ -314,7 +315,7 @@ class SyncConnectionsHandler:
                 AccountSyncFailed(
                     connection_id=connection.id,
                     account_id=account_id,
-                    context=context,
+                    context=failed,
                     error_code=code,
                 )
             )

@@ -159,15 +159,11 @@ def print_overview(
         empty=empty,
     )
     if fmt is OutputFormat.TABLE and overview.accounts:
-        from dashtam_cli.domain.money import totals_by_currency
-
         # what is owned and what is owed, apart: a card's balance is a debt, not money to add
-        owed = [s.account for s in overview.accounts if s.account.account_type.is_liability]
-        owned = [s.account for s in overview.accounts if not s.account.account_type.is_liability]
         print_totals(
             [
-                ("Assets", totals_by_currency(a.balance for a in owned)),
-                ("Liabilities", totals_by_currency(a.balance for a in owed)),
+                ("Assets", overview.assets),
+                ("Liabilities", overview.liabilities),
                 ("Net worth", overview.net_worth),
             ]
         )

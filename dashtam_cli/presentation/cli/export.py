@@ -227,7 +227,9 @@ class DirectFileTarget:
         Raises:
             OSError: it cannot be opened.
         """
-        self._stream = self._path.open("w", encoding="utf-8", newline="", buffering=_BUFFER_SIZE)
+        # appending truncates nothing: /dev/stdout leading to a file the shell opened with >>
+        # keeps what it held (a FIFO or a device does not mind)
+        self._stream = self._path.open("a", encoding="utf-8", newline="", buffering=_BUFFER_SIZE)
         return self._stream
 
     def commit(self) -> None:
@@ -257,6 +259,10 @@ def file_target(path: Path) -> AtomicFileTarget | DirectFileTarget:
     or a device (``/dev/stdout``) is written in place.
     """
     path = path.expanduser()
+    if path.absolute().parts[1:2] in (("dev",), ("proc",)):
+        # /dev/stdout, /dev/fd/N...: whatever they lead to (a pipe, a terminal, the file the shell
+        # redirected to, even with >>) is written in place, as the shell set it up
+        return DirectFileTarget(path)
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:  # a new file (perhaps through a link to a file not made yet)

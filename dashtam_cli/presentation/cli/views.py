@@ -24,6 +24,7 @@ from dashtam_cli.presentation.cli.render import (
     emit_csv,
     emit_json,
     emit_rows,
+    printable,
 )
 
 if TYPE_CHECKING:
@@ -99,10 +100,11 @@ def emit_list(
 
 
 def safe_text(value: str) -> str:
-    """Text shown as is by Rich: data such as ``[ACH] payment`` is not read as markup."""
+    """Text shown as is by Rich: data such as ``[ACH] payment`` is not read as markup, and a
+    control character (an escape sequence) never reaches the terminal."""
     from rich.markup import escape
 
-    return escape(value)
+    return escape(printable(value))
 
 
 def emit_show(record: Record, *, fmt: OutputFormat) -> bool:
@@ -124,7 +126,8 @@ def key_value_table(pairs: Sequence[tuple[str, str]], *, title: str | None = Non
     """A borderless two-column table of labels and values."""
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left", show_header=False, box=None, padding=(0, 2))
+    shown = None if title is None else safe_text(title)
+    table = Table(title=shown, title_justify="left", show_header=False, box=None, padding=(0, 2))
     table.add_column(style="bold")
     table.add_column()
     for label, value in pairs:

@@ -28,7 +28,7 @@ from dashtam_cli.domain.events import (
     SyncProgressed,
     SyncSucceeded,
 )
-from dashtam_cli.presentation.tui.format import DANGER, GAIN, MUTED, WARNING, plain
+from dashtam_cli.presentation.tui.format import DANGER, GAIN, MUTED, WARNING, plain, printable
 from dashtam_cli.presentation.tui.screens.base import DashboardScreen, ErrorBanner, error_text
 
 if TYPE_CHECKING:
@@ -257,14 +257,16 @@ class SyncScreen(DashboardScreen):
             self.query_one("#sync-progress", ProgressBar).advance(1)
             line = Text("✗ ", style=DANGER)
             detail = context.get("detail") or event.error_message
-            line.append(f"{context.get('account')}: error[{event.error_code.value}] {detail}")
+            line.append(
+                printable(f"{context.get('account')}: error[{event.error_code.value}] {detail}")
+            )
             log.write(line)
         elif isinstance(event, SyncSucceeded | SyncFailed):
             status = str(context.get("status", "failed"))
             line = Text(f"{context.get('alias')}: ")
             line.append(status, style=_status_style(status))
             if isinstance(event, SyncFailed):
-                line.append(f" error[{event.error_code.value}] {event.error_message}")
+                line.append(printable(f" error[{event.error_code.value}] {event.error_message}"))
             log.write(line)
         elif isinstance(event, ConnectionExpiringSoon):
             left = int(context.get("seconds_left", 0))

@@ -14,7 +14,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from dashtam_cli.presentation.cli.balances import block_chart, resample
-from dashtam_cli.presentation.tui.format import GAIN, MUTED, amount_text, percent_text
+from dashtam_cli.presentation.tui.format import GAIN, MUTED, amount_text, percent_text, printable
 
 if TYPE_CHECKING:
     from textual.app import RenderResult
@@ -115,17 +115,14 @@ class AllocationBars(Widget):
         slices = self._slices
         if not slices:
             return Text("No holdings with a market value.", style=MUTED)
-        label_width = min(24, max(len(s.label) for s in slices))
+        labels = [printable(s.label) for s in slices]  # account names are data
+        label_width = min(24, max(len(label) for label in labels))
         values = [f"{s.value.currency} {amount_text(s.value.amount)}" for s in slices]
         value_width = max(len(v) for v in values)
         bar_width = max(4, self.size.width - label_width - value_width - 11)
         text = Text(no_wrap=True, overflow="ellipsis")
-        for index, (piece, value) in enumerate(zip(slices, values, strict=True)):
-            label = (
-                piece.label
-                if len(piece.label) <= label_width
-                else piece.label[: label_width - 1] + "…"
-            )
+        for index, (piece, name, value) in enumerate(zip(slices, labels, values, strict=True)):
+            label = name if len(name) <= label_width else name[: label_width - 1] + "…"
             share = piece.share if piece.share is not None else Decimal(0)
             text.append(f"{label:<{label_width}} ")
             text.append(f"{bar(share, bar_width):<{bar_width}}", style=GAIN)
