@@ -237,6 +237,11 @@ async def test_accounts_list_by_connection_alias_or_prefix(world: World) -> None
     assert ambiguous.code is ErrorCode.AMBIGUOUS_ID
     missing = error(await handler.handle(AccountList(connection_ref="nope")))
     assert missing.code is ErrorCode.NOT_FOUND
+    # a short name that looks like hex may be an alias: not "too short" where aliases exist
+    unknown = error(await handler.handle(AccountList(connection_ref="abc")))
+    assert (unknown.code, unknown.message) == (ErrorCode.NOT_FOUND, "no connection is called 'abc'")
+    assert unknown.hint is not None
+    assert "alias" in unknown.hint
 
 
 async def test_account_detail_summarises_active_holdings_and_the_latest_snapshot(

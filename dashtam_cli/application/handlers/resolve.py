@@ -49,8 +49,8 @@ def resolve_ref[T](
     if len(full) == 1:
         return ok(full[0])
     hexadecimal = all(c in "0123456789abcdef" for c in needle)
-    named = sum(1 for item in items if aliases_of(item)) > 0
-    if hexadecimal and 0 < len(needle) < MIN_PREFIX:
+    named = any(aliases_of(item) for item in items)
+    if hexadecimal and 0 < len(needle) < MIN_PREFIX and not named:  # "abc" may be an alias
         return fail(
             ErrorCode.INVALID_ARGUMENT,
             f"{wanted!r} is too short to name a {kind}: type at least {MIN_PREFIX} characters",
