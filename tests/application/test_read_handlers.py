@@ -690,3 +690,24 @@ async def test_balance_history_handler_scopes_to_an_account_and_a_start_date(
     one = value(await handler.handle(BalanceHistory(account_ref="abcd1")))
     assert [p.net_worth.amount for p in one.points] == [Decimal("900"), Decimal("1000.10")]
     assert one.currencies == ["USD"]
+
+
+def test_an_ended_login_shows_no_time_left_and_the_command_to_renew_it() -> None:
+    from dashtam_cli.application.handlers.health import connection_health
+
+    clock = FrozenClock(datetime(2026, 1, 10, tzinfo=UTC))
+    ends = datetime(2026, 1, 12, tzinfo=UTC)
+    active = make_connection("main")
+    assert active.credentials is not None
+    live = replace(active, credentials=replace(active.credentials, refresh_expires_at=ends))
+    # the provider refused it two days early: no "1d 23h left"
+    refused = live.expire(now=clock.now())
+    assert isinstance(refused, Success)
+    health = connection_health(refused.value, clock)
+    assert health.refresh_time_left == timedelta(0)
+    assert health.action == "dashtam providers connect schwab --alias main"
+    # past its end by our clock, still active until the provider says so
+    clock.advance(timedelta(days=3))
+    past = connection_health(live, clock)
+    assert past.refresh_time_left == timedelta(0)
+    assert past.action == "the login has expired: run dashtam providers connect schwab --alias main"

@@ -333,6 +333,30 @@ async def test_connection_selection(world: World) -> None:
     assert "connect fake --alias main" in (result.error.hint or "")
 
 
+async def test_an_expired_login_is_reported_on_every_run_not_skipped(world: World) -> None:
+    other = ProviderConnection(provider="fake", alias="other", status=ConnectionStatus.ACTIVE)
+    world.uow.state.connections[other.id] = other
+    expired = world.uow.state.connections[world.connection.id]
+    world.uow.state.connections[expired.id] = expired.expire(now=NOW).value  # type: ignore[union-attr]
+    for _ in range(2):  # the second run (cron, an hour later) says it again
+        report = await world.sync()
+        by_alias = {c.alias: c for c in report.connections}
+        assert by_alias["other"].status is SyncStatus.SUCCEEDED
+        failed = by_alias["main"]
+        assert failed.status is SyncStatus.FAILED
+        assert failed.error is not None
+        assert failed.error.code is ErrorCode.CONNECTION_NOT_ACTIVE
+        assert failed.error.hint == "dashtam providers connect fake --alias main"
+        assert report.status is SyncStatus.FAILED  # exit 4, not 0
+        world.clock.advance(timedelta(hours=1))
+    # no session was ever opened for the expired login
+    assert {s.connection.alias for s in world.provider.sessions} == {"other"}
+    # alone, it is still reported (exit 4), not "no connection to sync" (exit 10)
+    del world.uow.state.connections[other.id]
+    alone = await world.sync()
+    assert [c.error.code for c in alone.connections if c.error] == [ErrorCode.CONNECTION_NOT_ACTIVE]
+
+
 async def test_vanished_accounts_become_inactive_and_provider_state_is_kept(world: World) -> None:
     await world.sync()
     world.provider.accounts = [account("A-1111")]

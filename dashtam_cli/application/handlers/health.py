@@ -38,15 +38,20 @@ def connection_health(connection: ProviderConnection, clock: Clock) -> Connectio
     from dashtam_cli.application.query_results import ConnectionHealth
 
     left: timedelta | None = None
-    if connection.refresh_expires_at is not None:
+    ended = connection.status in {ConnectionStatus.EXPIRED, ConnectionStatus.REVOKED}
+    if ended:
+        left = timedelta(0)  # the provider refused the login, whatever its stated end
+    elif connection.refresh_expires_at is not None:
         left = max(connection.refresh_expires_at - clock.now(), timedelta(0))
     expiring = (
         connection.status is ConnectionStatus.ACTIVE and left is not None and left <= EXPIRY_WARNING
     )
     action: str | None = None
     reconnect = reconnect_command(connection)
-    if connection.status in {ConnectionStatus.EXPIRED, ConnectionStatus.REVOKED}:
+    if ended:
         action = reconnect
+    elif expiring and not left:
+        action = f"the login has expired: run {reconnect}"
     elif expiring:
         action = f"the login expires soon: run {reconnect}"
     return ConnectionHealth(

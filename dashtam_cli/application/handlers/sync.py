@@ -63,6 +63,12 @@ from dashtam_cli.domain.providers import (
 )
 from dashtam_cli.domain.sync import SyncCounts, SyncRun, SyncStatus
 
+#: What ``dashtam sync`` without ``--connection`` takes: active logins are synced; expired and
+#: revoked ones are reported as failed (their login must be renewed) on every run.
+_SYNCED_OR_REPORTED = frozenset(
+    {ConnectionStatus.ACTIVE, ConnectionStatus.EXPIRED, ConnectionStatus.REVOKED}
+)
+
 
 def carried_error(exc: BaseException) -> DomainError | None:
     """The DomainError an adapter's exception carries (a database failure), None for a bug."""
@@ -117,7 +123,9 @@ class SyncConnectionsHandler:
             # disconnected ones too: naming one must say it is disconnected, not unknown
             connections = list(await uow.connections.list(include_disconnected=True))
         if ref is None:
-            active = [c for c in connections if c.status is ConnectionStatus.ACTIVE]
+            # an expired or revoked login is reported on every run (exit 4), not skipped:
+            # cron must not fall silent after the first failure
+            active = [c for c in connections if c.status in _SYNCED_OR_REPORTED]
             if not active:
                 return fail(
                     ErrorCode.NOT_FOUND,
@@ -157,6 +165,14 @@ class SyncConnectionsHandler:
         async with self._uow_factory() as uow:
             await uow.sync_runs.save(run)
             await uow.commit()
+        if connection.status is not ConnectionStatus.ACTIVE:  # its login must be renewed first
+            error = DomainError(
+                code=ErrorCode.CONNECTION_NOT_ACTIVE,
+                message=f"connection {connection.alias!r} is {connection.status.value}: "
+                "it cannot sync until you log in again",
+                hint=reconnect_command(connection),
+            )
+            return await self._finish(connection, run, [], error=error)
         try:
             return await self._run(connection, run, command)
         except Exception as exc:

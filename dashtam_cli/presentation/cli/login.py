@@ -221,8 +221,10 @@ def refresh(
             }
         )
         return
+    ends = human_duration(left)
     typer.echo(
         f"Refreshed {connection.alias!r}: the access token is valid until "
         f"{when_text(done.access_expires_at)}; the login expires "
-        f"{when_text(done.refresh_expires_at)} ({human_duration(left)} left)."
+        f"{when_text(done.refresh_expires_at)} "
+        f"({'it has ended: log in again' if ends == 'expired' else f'{ends} left'})."
     )

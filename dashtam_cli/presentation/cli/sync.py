@@ -65,10 +65,9 @@ async def _warn_expiring(event: Any) -> None:
     context = event.context
     left = int(context.get("seconds_left", 0))
     hours, minutes = divmod(left // 60, 60)
-    sys.stderr.write(
-        f"warning: the {context.get('provider')} login of {context.get('alias')!r} expires in "
-        f"{hours}h {minutes:02d}m; renew it now: {context.get('action')}\n"
-    )
+    login = f"the {context.get('provider')} login of {context.get('alias')!r}"
+    when = "has ended" if left <= 0 else f"expires in {hours}h {minutes:02d}m"
+    sys.stderr.write(f"warning: {login} {when}; renew it now: {context.get('action')}\n")
 
 
 async def run_sync(services: Services, command: object, *, progress: bool) -> Result[SyncReport]:
@@ -150,6 +149,11 @@ def print_report(report: SyncReport) -> None:
         Column(key="unchanged", justify="right"),
     ]
     emit_rows(rows, columns, fmt=OutputFormat.TABLE, title="Sync")
+    print_account_errors(report)
+
+
+def print_account_errors(report: SyncReport) -> None:
+    """One line per failed account, on stderr."""
     err = sys.stderr
     for c in report.connections:
         for a in c.accounts:
@@ -214,8 +218,10 @@ def sync(
     code = exit_for(report, as_json=as_json)
     if as_json:
         emit_json(report_document(report))
-    elif not quiet or code != 0:
+    elif not quiet:
         print_report(report)
+    elif code != 0:  # quiet: only what needs attention, on stderr (the error is printed)
+        print_account_errors(report)
     raise typer.Exit(code)
 
 

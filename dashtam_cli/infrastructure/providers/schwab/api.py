@@ -421,7 +421,7 @@ class TraderApi:
                     await self._backoff(endpoint, retries, why=outcome.kind)
                     retries += 1
                     continue
-                _log.warning(
+                _log.info(
                     "schwab.unreachable", endpoint=endpoint, error=outcome.kind, attempts=sends
                 )
                 return fail(
@@ -498,7 +498,7 @@ class TraderApi:
             error = DomainError(
                 code=error.code, message=error.message, hint=error.hint, details=details
             )
-        _log.warning(
+        _log.info(
             "schwab.error",
             endpoint=endpoint,
             status=status,
@@ -519,7 +519,7 @@ class TraderApi:
             details = {"endpoint": endpoint, "status": str(response.status_code)}
             if correlation:
                 details["correlation_id"] = correlation
-            _log.warning(
+            _log.info(
                 "schwab.invalid_json",
                 endpoint=endpoint,
                 correlation_id=correlation,
@@ -535,7 +535,7 @@ class TraderApi:
 
 def _shape_failure(endpoint: str, expected: str, data: object) -> Failure[DomainError]:
     got = type(data).__name__ if data is not None else "null"
-    _log.warning("schwab.unexpected_shape", endpoint=endpoint, expected=expected, got=got)
+    _log.info("schwab.unexpected_shape", endpoint=endpoint, expected=expected, got=got)
     return fail(
         ErrorCode.PROVIDER_DATA_INVALID,
         f"Schwab's {endpoint} response is not {expected} (got {got})",

@@ -248,7 +248,7 @@ class OAuthClient:
 
     def _network_failure(self, exc: httpx.TransportError, *, grant: str) -> Failure[DomainError]:
         kind = type(exc).__name__
-        _log.warning("schwab.oauth.network_error", grant=grant, error_type=kind)
+        _log.info("schwab.oauth.network_error", grant=grant, error_type=kind)
         return fail(
             ErrorCode.PROVIDER_UNAVAILABLE,
             f"cannot reach Schwab's token endpoint ({kind})",
@@ -260,7 +260,7 @@ class OAuthClient:
         self, response: httpx.Response, *, grant: str, secrets: Iterable[str]
     ) -> Failure[DomainError]:
         _, text, details = self._describe(response, grant=grant, secrets=secrets)
-        _log.warning("schwab.oauth.unavailable", **details)
+        _log.info("schwab.oauth.unavailable", **details)
         code = (
             ErrorCode.PROVIDER_RATE_LIMITED
             if response.status_code == httpx.codes.TOO_MANY_REQUESTS
@@ -275,7 +275,7 @@ class OAuthClient:
 
     def _exchange_failure(self, response: httpx.Response, *, code: str) -> Failure[DomainError]:
         error, text, details = self._describe(response, grant="authorization_code", secrets=(code,))
-        _log.warning("schwab.oauth.exchange_refused", **details)
+        _log.info("schwab.oauth.exchange_refused", **details)
         if not response.is_client_error:
             return fail(
                 ErrorCode.PROVIDER_ERROR,
@@ -304,14 +304,14 @@ class OAuthClient:
             response, grant="refresh_token", secrets=(tokens.refresh_token, tokens.access_token)
         )
         if not response.is_client_error:
-            _log.warning("schwab.oauth.refresh_unexpected", **details)
+            _log.info("schwab.oauth.refresh_unexpected", **details)
             return fail(
                 ErrorCode.PROVIDER_ERROR,
                 f"Schwab's token endpoint answered HTTP {response.status_code}: {text}",
                 hint="check DASHTAM_SCHWAB_AUTH_URL",
                 details=details,
             )
-        _log.warning("schwab.oauth.refresh_refused", **details)
+        _log.info("schwab.oauth.refresh_refused", **details)
         return fail(
             ErrorCode.REAUTH_REQUIRED,
             "the Schwab login has expired or was revoked; log in again "
@@ -446,7 +446,7 @@ def _invalid(grant: str, what: str, response: httpx.Response) -> Failure[DomainE
     correlation = response.headers.get(CORRELATION_HEADER)
     if correlation:
         details["correlation_id"] = correlation
-    _log.warning("schwab.oauth.bad_token_response", problem=what, **details)
+    _log.info("schwab.oauth.bad_token_response", problem=what, **details)
     return fail(
         ErrorCode.PROVIDER_DATA_INVALID,
         f"Schwab's token endpoint answered with a response Dashtam cannot use ({what})",

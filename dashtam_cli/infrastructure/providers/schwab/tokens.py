@@ -431,7 +431,7 @@ class SchwabTokenSource:
                 error_message=error.message,
             )
         )
-        _log.warning(
+        _log.info(
             "schwab.token.refresh_failed",
             connection_id=str(connection.id),
             error_code=error.code.value,
