@@ -59,8 +59,13 @@ class TerminalInteraction:
         """Ask on a terminal; None when stdin is not one (cron, pipes: never block)."""
         if not stdin_is_interactive():
             return None
+        # the prompt ends in ": " already: no second colon from click
         answer: str = typer.prompt(
-            prompt, hide_input=secret, err=True, default="", show_default=False
+            prompt.rstrip().removesuffix(":"),
+            hide_input=secret,
+            err=True,
+            default="",
+            show_default=False,
         )
         return answer.strip() or None
 

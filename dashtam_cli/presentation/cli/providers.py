@@ -31,6 +31,7 @@ from dashtam_cli.presentation.cli.views import (
     safe_text,
     short_id,
     stdin_is_interactive,
+    when_text,
 )
 
 if TYPE_CHECKING:
@@ -176,9 +177,12 @@ def show(ctx: typer.Context, ref: ConnectionRef, fmt: FormatOption = OutputForma
             ("alias", s.alias),
             ("provider", s.provider),
             ("status", s.status.value),
-            ("connected", str(s.connected_at or "")),
-            ("last sync", f"{s.last_sync_at or 'never'} {s.last_sync_status or ''}".strip()),
-            ("login expires", f"{s.refresh_expires_at or ''} {_left(s)}".strip()),
+            ("connected", when_text(s.connected_at)),
+            (
+                "last sync",
+                f"{when_text(s.last_sync_at) or 'never'} {s.last_sync_status or ''}".strip(),
+            ),
+            ("login expires", f"{when_text(s.refresh_expires_at)} {_left(s)}".strip()),
             ("accounts", f"{s.accounts_count} ({s.active_accounts_count} active)"),
             ("id", str(s.id)),
         ],

@@ -115,6 +115,13 @@ def test_malformed_callbacks_are_refused(url: str) -> None:
     assert "register" in error.hint
 
 
+def test_text_that_is_no_url_suggests_the_default_callback() -> None:
+    error = invalid(validate_callback_url("not a url"))
+    assert error.hint is not None
+    assert "register exactly https://127.0.0.1:8182/ as" in error.hint
+    assert "not a url" not in error.hint
+
+
 def test_user_info_is_refused_without_echoing_the_password() -> None:
     error = invalid(validate_callback_url("https://user:hunter2@127.0.0.1:8182/cb"))
 

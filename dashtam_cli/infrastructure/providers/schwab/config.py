@@ -153,7 +153,8 @@ def validate_callback_url(url: str) -> Result[CallbackTarget, DomainError]:
     if scheme.lower() not in {"https", "http"} or not host:
         return _invalid(
             f"the callback URL {value!r} must be an absolute https:// URL",
-            register=_suggest("https", port, parts.path),
+            # without a scheme and host, "not a url" is not a path worth keeping
+            register=_suggest("https", port, parts.path if parts.netloc else "/"),
             value=value,
         )
     written = value.partition(":")[0]  # urlsplit lower-cases the scheme; Schwab does not
