@@ -116,6 +116,14 @@ def test_control_characters_never_reach_the_terminal_but_stay_in_csv(
     assert hostile in as_csv.getvalue()  # data stays exact for programs
 
 
+def test_bidirectional_overrides_cannot_reorder_what_a_table_shows() -> None:
+    from dashtam_cli.presentation.cli.render import printable
+
+    assert printable("refund \u202e99.0\u202c") == "refund \ufffd99.0\ufffd"
+    assert printable("isolate \u2066x\u2069") == "isolate \ufffdx\ufffd"
+    assert printable("Ταβέρνα café 東京") == "Ταβέρνα café 東京"  # letters stay
+
+
 def test_the_dashboard_shows_control_characters_harmlessly() -> None:
     from dashtam_cli.presentation.tui.format import plain as tui_text
 

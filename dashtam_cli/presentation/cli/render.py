@@ -61,6 +61,8 @@ def plain(value: object) -> object:
 #: become spaces, the rest the replacement character.
 _UNPRINTABLE = dict.fromkeys((*range(32), 127, *range(128, 160)), "�")
 _UNPRINTABLE.update({ord("\t"): " ", ord("\n"): " ", ord("\r"): " "})
+# bidirectional overrides and isolates reorder what follows them on screen ("Trojan source")
+_UNPRINTABLE.update(dict.fromkeys((*range(0x202A, 0x202F), *range(0x2066, 0x206A)), "\ufffd"))
 
 
 def printable(text: str) -> str:

@@ -223,6 +223,8 @@ async def test_wrong_shapes_are_provider_data_invalid(
     result = await getattr(api, call)()
     assert isinstance(result, Failure)
     assert result.error.code is ErrorCode.PROVIDER_DATA_INVALID
+    assert result.error.hint is not None  # what to do, like every error
+    assert "nothing stored was changed" in result.error.hint
 
 
 async def test_transactions_must_be_an_array(api: TraderApi, schwab: respx.MockRouter) -> None:

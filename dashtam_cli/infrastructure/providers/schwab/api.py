@@ -69,6 +69,11 @@ BUDGET_WINDOW: Final = 60.0
 """Seconds over which ``requests_per_minute`` is counted."""
 
 _log = structlog.get_logger("dashtam.schwab")
+#: What to do about an answer Dashtam cannot read: nothing stored was touched.
+_DATA_HINT = (
+    "nothing stored was changed; run `dashtam sync` again later (Schwab's API sometimes answers "
+    "with a maintenance page), and if it persists, the log file records what came back"
+)
 
 
 class AccessTokenSource(Protocol):
@@ -529,6 +534,7 @@ class TraderApi:
             return fail(
                 ErrorCode.PROVIDER_DATA_INVALID,
                 f"Schwab sent a response that is not JSON ({endpoint})",
+                hint=_DATA_HINT,
                 details=details,
             )
 
@@ -539,6 +545,7 @@ def _shape_failure(endpoint: str, expected: str, data: object) -> Failure[Domain
     return fail(
         ErrorCode.PROVIDER_DATA_INVALID,
         f"Schwab's {endpoint} response is not {expected} (got {got})",
+        hint=_DATA_HINT,
         details={"endpoint": endpoint},
     )
 
