@@ -282,15 +282,24 @@ def test_a_dead_refresh_token_expires_the_connection_with_the_command_to_run(sma
     result = small.run("sync", "--quiet")
 
     assert result.returncode == 4
+    assert result.stdout == ""  # quiet: the error lines only, on stderr
     assert "dashtam providers connect schwab --alias schwab" in result.stderr
     [connection] = small.json("providers", "list")
     assert connection["status"] == "expired"
     assert "dashtam providers connect schwab --alias schwab" in (connection["action"] or "")
+    assert connection["refresh_seconds_left"] == 0  # no time left on a refused login
+    # the next cron run says it again (it used to exit 0 or 10 in silence)
+    later = small.run("sync", "--quiet")
+    assert later.returncode == 4
+    assert later.stdout == ""
+    assert later.stderr.startswith("error[connection_not_active]: connection 'schwab' is expired")
 
-    again, _ = small.connect("--no-sync")
+    again, _ = small.connect("--no-sync", "--alias", "broker")
     assert again.returncode == 0, again.stderr
+    assert "dashtam providers rename schwab broker" in again.stderr  # --alias was for a new one
     [renewed] = small.json("providers", "list")
     assert (renewed["id"], renewed["status"]) == (connection["id"], "active")
+    assert renewed["alias"] == "schwab"
 
 
 def test_429_and_503_bursts_are_retried(small: Cli) -> None:

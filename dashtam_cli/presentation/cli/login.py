@@ -182,6 +182,14 @@ def connect(
         f"{when_text(connection.refresh_expires_at)}.",
         err=True,
     )
+    if not result.created and alias is not None and alias.strip() != connection.alias:
+        # --alias names a new connection; this login already had one
+        typer.echo(
+            f"note: the login already had the connection {connection.alias!r}, which keeps "
+            f"its name; to rename it: dashtam providers rename {connection.alias} "
+            f"{alias.strip()}",
+            err=True,
+        )
     if synced is not None:
         print_report(synced.value)
     from dashtam_cli.presentation.cli.providers import show
