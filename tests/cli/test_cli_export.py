@@ -419,15 +419,9 @@ def test_dev_stdout_appends_to_the_file_the_shell_opened(install: Install) -> No
     target = install.root / "log.csv"
     target.write_text("previous\n")
     with target.open("a") as appended:  # like `>> log.csv`
-        done = subprocess.run(
-            [sys.executable, "-m", "dashtam_cli", "export", "accounts", "-o", "/dev/stdout"],
-            stdout=appended,
-            stderr=subprocess.PIPE,
-            env=install.env,
-            cwd=install.root,
-            timeout=120,
-            check=False,
+        code, stderr = _run_with_stdout(
+            install, appended, "export", "accounts", "-o", "/dev/stdout"
         )
-    assert done.returncode == 0, done.stderr
+    assert code == 0, stderr
     text = target.read_text(encoding="utf-8")
     assert text.startswith("previous\nid,connection_id,")  # kept, then the export

@@ -131,18 +131,12 @@ def _natural_width(column: Column, rows: Sequence[Mapping[str, object]]) -> int:
     )
 
 
-def fit_columns(
-    rows: Sequence[Mapping[str, object]], columns: Sequence[Column], width: int
-) -> list[Column]:
-    """Drop optional columns (highest ``priority`` first) until the table fits ``width``."""
-    return _fit(rows, columns, width)[0]
-
-
 def _fit(
     rows: Sequence[Mapping[str, object]], columns: Sequence[Column], width: int
 ) -> tuple[list[Column], int]:
-    """:func:`fit_columns`, and the width the kept columns need (more than ``width`` when even
-    the columns that are always shown do not fit)."""
+    """Drop optional columns (highest ``priority`` first) until the table fits ``width``; the
+    kept columns and the width they need (more than ``width`` when even the columns that are
+    always shown do not fit)."""
     kept = list(columns)
     widths: dict[str, int] = {}
     for c in columns:
